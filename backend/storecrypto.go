@@ -1,0 +1,131 @@
+// Package backend owns every call into crypto/*: it is the only Craton
+// package that imports the standard library's cryptography. This file holds
+// the primitives the token store needs (PIN key derivation, sealing records
+// at rest, blind index tags, randomness); the mechanisms live beside it.
+//
+// Everything here is an approved service of Go's FIPS 140-3 module when it
+// runs with fips140=on or only: PBKDF2-HMAC-SHA256 with a 128-bit salt,
+// HMAC-SHA256 with 256-bit keys, AES-256-GCM with module-generated nonces
+// (cipher.NewGCMWithRandomNonce), and the module's DRBG.
+package backend
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+)
+
+// KeyLen is the length of the token key and of the keys derived from PINs.
+const KeyLen = 32
+
+// SaltLen is the PBKDF2 salt length: 128 bits, the FIPS minimum.
+const SaltLen = 16
+
+// ErrOpen is returned when a sealed record fails authentication: the wrong
+// key, or bytes changed on disk.
+var ErrOpen = errors.New("backend: sealed record failed authentication")
+
+// Random returns n bytes from the module's DRBG.
+func Random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b) // crypto/rand.Read never fails (it panics the program on a broken kernel RNG)
+	return b
+}
+
+// PINKeys are what one PIN yields: a verifier stored on disk, and a key
+// encryption key that wraps the token key and is never stored.
+type PINKeys struct {
+	Verifier [KeyLen]byte
+	KEK      [KeyLen]byte
+}
+
+// Wipe zeroes both keys.
+func (k *PINKeys) Wipe() {
+	clear(k.Verifier[:])
+	clear(k.KEK[:])
+}
+
+// DerivePIN runs PBKDF2-HMAC-SHA256 once over the PIN and splits the result
+// with HMAC into independent verifier and KEK, so a login costs one PBKDF2.
+func DerivePIN(pin, salt []byte, iterations int) (PINKeys, error) {
+	var k PINKeys
+	master, err := pbkdf2.Key(sha256.New, string(pin), salt, iterations, KeyLen)
+	if err != nil {
+		return k, err
+	}
+	defer clear(master)
+	copy(k.Verifier[:], mac(master, []byte("craton pin verifier v1")))
+	copy(k.KEK[:], mac(master, []byte("craton pin kek v1")))
+	return k, nil
+}
+
+// Equal compares in constant time.
+func Equal(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
+
+func mac(key, data []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write(data)
+	return h.Sum(nil)
+}
+
+// IndexKey derives, from the token key, the key of the blind index that lets
+// private objects be searched without decrypting them.
+func IndexKey(tokenKey []byte) []byte { return mac(tokenKey, []byte("craton index v1")) }
+
+// Tag is a 16-byte search tag for one attribute. With a key it is an HMAC
+// (private objects: equal values are findable only by whoever has the token
+// key); without, a plain SHA-256 (public objects, whose values are stored in
+// clear anyway).
+func Tag(key []byte, attrType uint64, value []byte) []byte {
+	var t [8]byte
+	for i := range 8 {
+		t[i] = byte(attrType >> (8 * i))
+	}
+	if key == nil {
+		h := sha256.New()
+		h.Write([]byte("craton tag v1"))
+		h.Write(t[:])
+		h.Write(value)
+		return h.Sum(nil)[:16]
+	}
+	h := hmac.New(sha256.New, key)
+	h.Write(t[:])
+	h.Write(value)
+	return h.Sum(nil)[:16]
+}
+
+// Seal encrypts plaintext under key (AES-256-GCM, random 96-bit nonce
+// prepended by the module) bound to aad.
+func Seal(key, plaintext, aad []byte) ([]byte, error) {
+	g, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	return g.Seal(nil, nil, plaintext, aad), nil
+}
+
+// Open reverses Seal. Any mismatch is ErrOpen.
+func Open(key, sealed, aad []byte) ([]byte, error) {
+	g, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := g.Open(nil, nil, sealed, aad)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return pt, nil
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCMWithRandomNonce(b)
+}

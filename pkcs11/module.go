@@ -1,0 +1,265 @@
+// Package pkcs11 is Craton's PKCS#11 surface in Go types: one Module value
+// whose methods implement every C_* function, over session/, slots/ and
+// backend/. It has no cgo: cmd/libcraton marshals C arguments into these
+// methods, and tests drive a Module directly under the race detector.
+//
+// Lock order: Module.mu (read-held for the whole of every call, write-held by
+// C_Initialize and C_Finalize, so finalisation waits for calls in flight),
+// then session.Table, then a Session's lock, then a slots.Token's lock.
+package pkcs11
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/craton-hsm/craton/backend"
+	"github.com/craton-hsm/craton/config"
+	"github.com/craton-hsm/craton/pkcs11/ck"
+	"github.com/craton-hsm/craton/session"
+	"github.com/craton-hsm/craton/slots"
+	"go.uber.org/zap"
+)
+
+// Module is the whole PKCS#11 surface in Go types.
+type Module struct {
+	mu sync.RWMutex
+	st *state // nil outside C_Initialize … C_Finalize
+
+	// Options for tests: a configuration to use instead of config.Load, and
+	// a logger instead of the one the configuration describes.
+	opts Options
+}
+
+// Options adjust a Module for tests and embedding.
+type Options struct {
+	Config *config.Config
+	Logger *zap.Logger
+}
+
+type state struct {
+	cfg      *config.Config
+	log      *zap.Logger
+	closeLog func()
+	slotIDs  []uint64
+	tokens   map[uint64]*slots.Token
+	sessions *session.Table
+}
+
+// New returns an uninitialised Module.
+func New() *Module { return &Module{} }
+
+// NewWithOptions returns an uninitialised Module with options.
+func NewWithOptions(o Options) *Module { return &Module{opts: o} }
+
+// enter read-locks the module for one call and returns its state.
+func (m *Module) enter() (*state, func(), error) {
+	m.mu.RLock()
+	if m.st == nil {
+		m.mu.RUnlock()
+		return nil, nil, ck.CKR_CRYPTOKI_NOT_INITIALIZED
+	}
+	return m.st, m.mu.RUnlock, nil
+}
+
+// CheckInitialized answers whether C_Initialize has run, for the C layer's
+// first check.
+func (m *Module) CheckInitialized() error {
+	_, done, err := m.enter()
+	if err == nil {
+		done()
+	}
+	return err
+}
+
+// fallbackLog is where panics and configuration errors go when no
+// configured logger exists (before C_Initialize, or when it failed).
+var fallbackLog = func() *zap.Logger {
+	cfg := zap.NewProductionConfig()
+	cfg.Level = zap.NewAtomicLevelAt(zap.WarnLevel)
+	cfg.Encoding = "console"
+	cfg.DisableStacktrace = true
+	cfg.OutputPaths = []string{"stderr"}
+	l, err := cfg.Build()
+	if err != nil {
+		return zap.NewNop()
+	}
+	return l.Named("craton")
+}()
+
+func (m *Module) logger() *zap.Logger {
+	if st := m.st; st != nil {
+		return st.log
+	}
+	if m.opts.Logger != nil {
+		return m.opts.Logger
+	}
+	return fallbackLog
+}
+
+// LogPanic records a recovered panic; the C layer returns CKR_GENERAL_ERROR.
+func (m *Module) LogPanic(fn string, r any) {
+	m.logger().Error("recovered panic", zap.String("fn", fn), zap.String("panic", fmt.Sprint(r)), zap.Stack("stack"))
+}
+
+// LogUnmapped records an error that carried no CK_RV (a bug or an I/O
+// failure nobody classified); the C layer returns CKR_GENERAL_ERROR.
+func (m *Module) LogUnmapped(fn string, err error) {
+	m.logger().Error("error without a CK_RV", zap.String("fn", fn), zap.Error(err))
+}
+
+// Initialize is C_Initialize.
+func (m *Module) Initialize(args ck.InitArgs) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.st != nil {
+		return ck.CKR_CRYPTOKI_ALREADY_INITIALIZED
+	}
+	if args.MutexCallbacks != 0 && args.MutexCallbacks != 4 {
+		return ck.Errorf(ck.CKR_ARGUMENTS_BAD, "%d of 4 mutex callbacks given", args.MutexCallbacks)
+	}
+	if args.NoOSThreads {
+		// The Go runtime cannot run without threads of its own.
+		return ck.CKR_NEED_TO_CREATE_THREADS
+	}
+	if args.MutexCallbacks == 4 && !args.OSLockingOK {
+		// The caller insists on its own mutexes; Craton locks with Go's.
+		return ck.CKR_CANT_LOCK
+	}
+	cfg := m.opts.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = config.Load(args.Reserved); err != nil {
+			fallbackLog.Error("C_Initialize: configuration refused; nothing was touched", zap.Error(err))
+			return fmt.Errorf("%w: %w", ck.CKR_FUNCTION_FAILED, err)
+		}
+	}
+	log, closeLog, err := newLogger(cfg, m.opts.Logger)
+	if err != nil {
+		fallbackLog.Error("C_Initialize: cannot open the log", zap.String("config", cfg.Source), zap.Error(err))
+		return fmt.Errorf("%w: %w", ck.CKR_FUNCTION_FAILED, err)
+	}
+	if cfg.FIPSMode && !backend.FIPSEnabled() {
+		log.Error("C_Initialize: fips_mode = true but Go's FIPS 140-3 module is off in this process (GODEBUG=fips140=off, or a build without GOFIPS140); refusing to start",
+			zap.String("config", cfg.Source))
+		closeLog()
+		return ck.Errorf(ck.CKR_FUNCTION_FAILED, "FIPS mode requested but the FIPS module is off")
+	}
+	st, err := openState(cfg, log)
+	if err != nil {
+		log.Error("C_Initialize: cannot open the token store", zap.String("store", cfg.Store.Path), zap.Error(err))
+		closeLog()
+		return fmt.Errorf("%w: %w", ck.CKR_FUNCTION_FAILED, err)
+	}
+	st.closeLog = closeLog
+	m.st = st
+	log.Info("initialised", zap.String("config", cfg.Source), zap.String("store", cfg.Store.Path), zap.Int("slots", len(st.slotIDs)))
+	return nil
+}
+
+func openState(cfg *config.Config, log *zap.Logger) (*state, error) {
+	if err := os.MkdirAll(cfg.Store.Path, 0o700); err != nil {
+		return nil, err
+	}
+	st := &state{cfg: cfg, log: log, tokens: map[uint64]*slots.Token{}, sessions: session.NewTable()}
+	for _, sc := range cfg.Slots {
+		tc := slots.Config{SlotID: sc.ID, Description: sc.Description, KDFIterations: cfg.PIN.KDFIterations, MaxFailures: cfg.PIN.MaxFailures}
+		t, err := slots.OpenToken(tc, filepath.Join(cfg.Store.Path, fmt.Sprintf("slot-%d.db", sc.ID)), log)
+		if err != nil {
+			st.closeTokens()
+			return nil, err
+		}
+		st.tokens[sc.ID] = t
+		st.slotIDs = append(st.slotIDs, sc.ID)
+	}
+	slices.Sort(st.slotIDs)
+	return st, nil
+}
+
+func (st *state) closeTokens() {
+	for _, t := range st.tokens {
+		if err := t.Close(); err != nil {
+			st.log.Warn("closing token store", zap.Uint64("slot", t.SlotID), zap.Error(err))
+		}
+	}
+}
+
+func newLogger(cfg *config.Config, given *zap.Logger) (*zap.Logger, func(), error) {
+	if given != nil {
+		return given, func() {}, nil
+	}
+	lvl, err := zap.ParseAtomicLevel(cfg.Log.Level)
+	if err != nil {
+		return nil, nil, err
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = lvl
+	zc.Encoding = "console"
+	zc.DisableStacktrace = true
+	zc.Sampling = nil
+	zc.OutputPaths = []string{"stderr"}
+	if cfg.Log.File != "" {
+		zc.OutputPaths = []string{cfg.Log.File}
+	}
+	zc.ErrorOutputPaths = []string{"stderr"}
+	l, err := zc.Build()
+	if err != nil {
+		return nil, nil, err
+	}
+	l = l.Named("craton")
+	return l, func() { _ = l.Sync() }, nil
+}
+
+// Finalize is C_Finalize: every session closes, every token forgets its keys
+// and closes its store, and the next C_Initialize starts clean.
+func (m *Module) Finalize() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.st
+	if st == nil {
+		return ck.CKR_CRYPTOKI_NOT_INITIALIZED
+	}
+	for _, id := range st.slotIDs {
+		st.sessions.CloseSlot(id)
+	}
+	st.closeTokens()
+	st.log.Info("finalised")
+	st.closeLog()
+	m.st = nil
+	return nil
+}
+
+// token finds a slot's token.
+func (st *state) token(slot uint64) (*slots.Token, error) {
+	t, ok := st.tokens[slot]
+	if !ok {
+		return nil, ck.CKR_SLOT_ID_INVALID
+	}
+	return t, nil
+}
+
+// session finds an open session and its token.
+func (st *state) session(sh uint64) (*session.Session, *slots.Token, error) {
+	s, err := st.sessions.Get(sh)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, st.tokens[s.SlotID], nil
+}
+
+// session is the check behind not-yet-implemented functions.
+func (m *Module) session(sh uint64) (*session.Session, error) {
+	st, done, err := m.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	s, _, err := st.session(sh)
+	return s, err
+}
+
+// isRV reports whether err carries rv.
+func isRV(err error, rv ck.RV) bool { return errors.Is(err, rv) }

@@ -1,0 +1,161 @@
+// Package session owns the session table of one process and each session's
+// operation state (an active find, and the cryptographic operations).
+//
+// Lock order: Table.mu, then Session.mu; neither is held while calling into
+// a slots.Token (the caller takes a session's lock, then may call a token,
+// whose lock is innermost). Handles only grow: a closed session's handle is
+// never reused in the life of the module, so a stale handle is always
+// CKR_SESSION_HANDLE_INVALID.
+package session
+
+import (
+	"slices"
+	"sync"
+
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+)
+
+// Session is one open session.
+type Session struct {
+	Handle uint64
+	SlotID uint64
+	RW     bool
+
+	mu   sync.Mutex
+	find *findState
+}
+
+type findState struct {
+	handles []uint64
+	next    int
+}
+
+// Lock and Unlock guard the session's operation state for a whole call.
+func (s *Session) Lock()   { s.mu.Lock() }
+func (s *Session) Unlock() { s.mu.Unlock() }
+
+// State is the CKS_* state of the session given the token's login state.
+func (s *Session) State(login uint64) uint64 {
+	switch {
+	case login == CKU_SO:
+		return CKS_RW_SO_FUNCTIONS
+	case login == CKU_USER && s.RW:
+		return CKS_RW_USER_FUNCTIONS
+	case login == CKU_USER:
+		return CKS_RO_USER_FUNCTIONS
+	case s.RW:
+		return CKS_RW_PUBLIC_SESSION
+	}
+	return CKS_RO_PUBLIC_SESSION
+}
+
+// StartFind begins a search over a snapshot of matching handles. Lock held.
+func (s *Session) StartFind(handles []uint64) error {
+	if s.find != nil {
+		return CKR_OPERATION_ACTIVE
+	}
+	s.find = &findState{handles: handles}
+	return nil
+}
+
+// FindActive reports whether a search is active. Lock held.
+func (s *Session) FindActive() bool { return s.find != nil }
+
+// NextFound returns up to max further handles. Lock held.
+func (s *Session) NextFound(max uint64) ([]uint64, error) {
+	if s.find == nil {
+		return nil, CKR_OPERATION_NOT_INITIALIZED
+	}
+	rest := s.find.handles[s.find.next:]
+	n := min(uint64(len(rest)), max)
+	s.find.next += int(n)
+	return slices.Clone(rest[:n]), nil
+}
+
+// EndFind ends the search. Lock held.
+func (s *Session) EndFind() error {
+	if s.find == nil {
+		return CKR_OPERATION_NOT_INITIALIZED
+	}
+	s.find = nil
+	return nil
+}
+
+// Cancel ends the operations named by CKF_* operation flags
+// (C_SessionCancel). Lock held.
+func (s *Session) Cancel(flags uint64) {
+	if flags&CKF_FIND_OBJECTS != 0 {
+		s.find = nil
+	}
+}
+
+// Table is the process's session table.
+type Table struct {
+	mu   sync.RWMutex
+	next uint64
+	m    map[uint64]*Session
+}
+
+func NewTable() *Table { return &Table{m: map[uint64]*Session{}} }
+
+// Open adds a session and returns it.
+func (t *Table) Open(slot uint64, rw bool) *Session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.next++
+	s := &Session{Handle: t.next, SlotID: slot, RW: rw}
+	t.m[s.Handle] = s
+	return s
+}
+
+// Get finds an open session.
+func (t *Table) Get(h uint64) (*Session, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	s, ok := t.m[h]
+	if !ok {
+		return nil, CKR_SESSION_HANDLE_INVALID
+	}
+	return s, nil
+}
+
+// Close removes a session and returns it.
+func (t *Table) Close(h uint64) (*Session, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.m[h]
+	if !ok {
+		return nil, CKR_SESSION_HANDLE_INVALID
+	}
+	delete(t.m, h)
+	return s, nil
+}
+
+// CloseSlot removes every session of a slot and returns them.
+func (t *Table) CloseSlot(slot uint64) []*Session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*Session
+	for h, s := range t.m {
+		if s.SlotID == slot {
+			out = append(out, s)
+			delete(t.m, h)
+		}
+	}
+	return out
+}
+
+// Count returns how many sessions, and how many read/write ones, a slot has.
+func (t *Table) Count(slot uint64) (all, rw int) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, s := range t.m {
+		if s.SlotID == slot {
+			all++
+			if s.RW {
+				rw++
+			}
+		}
+	}
+	return all, rw
+}

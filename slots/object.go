@@ -1,0 +1,360 @@
+package slots
+
+import (
+	"encoding/hex"
+	"maps"
+	"slices"
+
+	"github.com/craton-hsm/craton/backend"
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+)
+
+// Object is one PKCS#11 object: its attributes, decoded and in clear, in
+// process memory. Objects are immutable once published: a change makes a new
+// Object (copy on write), so readers never need the token lock to read one.
+type Object struct {
+	Handle uint64
+	Attrs  map[uint64][]byte
+	// Version of the store row (token objects); a cached Object is current
+	// while the row's version is unchanged.
+	Version int64
+	// Owner is the session that created a session object; 0 for token objects.
+	Owner uint64
+	// Locked: the object's key material is sealed under the token key and
+	// was not loaded, because no one is logged in. Its other attributes are
+	// here; its key material is not.
+	Locked bool
+}
+
+func (o *Object) ulong(t uint64) uint64 {
+	v, err := DecodeULong(o.Attrs[t])
+	if err != nil {
+		return Unavailable
+	}
+	return v
+}
+
+// Bool reads a CK_BBOOL attribute; absent is false.
+func (o *Object) Bool(t uint64) bool { v := o.Attrs[t]; return len(v) == 1 && v[0] != 0 }
+
+func (o *Object) Class() uint64   { return o.ulong(CKA_CLASS) }
+func (o *Object) KeyType() uint64 { return o.ulong(CKA_KEY_TYPE) }
+func (o *Object) IsToken() bool   { return o.Bool(CKA_TOKEN) }
+func (o *Object) IsPrivate() bool { return o.Bool(CKA_PRIVATE) }
+func (o *Object) UniqueID() string {
+	return string(o.Attrs[CKA_UNIQUE_ID])
+}
+
+// IsSecret reports whether attribute t of this object is key material.
+func (o *Object) IsSecret(t uint64) bool {
+	s, ok := specFor(o.Class(), o.KeyType(), t)
+	return ok && s.secret
+}
+
+// Sensitive reports whether the object's key material may not be revealed:
+// CKA_SENSITIVE true or CKA_EXTRACTABLE false (PKCS#11 3.0 §4.10).
+func (o *Object) Sensitive() bool {
+	c := o.Class()
+	if c != CKO_PRIVATE_KEY && c != CKO_SECRET_KEY {
+		return false
+	}
+	return o.Bool(CKA_SENSITIVE) || !o.Bool(CKA_EXTRACTABLE)
+}
+
+// Wipe zeroes the object's secret values: best effort in Go, the buffers are
+// the ones the object owns.
+func (o *Object) Wipe() {
+	for t, v := range o.Attrs {
+		if o.IsSecret(t) {
+			clear(v)
+		}
+	}
+}
+
+// Origin says how a new object came to be, which sets CKA_LOCAL,
+// CKA_KEY_GEN_MECHANISM and the ALWAYS/NEVER shadows.
+type Origin struct {
+	Generated bool   // made on the token by C_GenerateKey(Pair)
+	Mechanism uint64 // its mechanism, when Generated
+	// Computed are attributes the token computed (CKA_VALUE_LEN of a
+	// generated key, …) that a creation template may not give.
+	Computed map[uint64][]byte
+}
+
+// NewObject builds an object from a creation template, enforcing the
+// attribute rules. isSO: the caller is logged in as SO (CKA_TRUSTED).
+func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
+	attrs := make(map[uint64][]byte, len(tmpl)+16)
+	for _, a := range tmpl {
+		if _, dup := attrs[a.Type]; dup {
+			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "%s given twice", AttrName(a.Type))
+		}
+		attrs[a.Type] = append([]byte{}, a.Value...)
+	}
+	classV, ok := attrs[CKA_CLASS]
+	if !ok {
+		return nil, Errorf(CKR_TEMPLATE_INCOMPLETE, "no CKA_CLASS")
+	}
+	class, err := DecodeULong(classV)
+	if err != nil {
+		return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_CLASS")
+	}
+	keyType := Unavailable
+	switch class {
+	case CKO_DATA:
+	case CKO_CERTIFICATE:
+		if v, ok := attrs[CKA_CERTIFICATE_TYPE]; ok {
+			if ct, err := DecodeULong(v); err != nil || ct != CKC_X_509 {
+				return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "only X.509 certificates are supported")
+			}
+		}
+	case CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY:
+		v, ok := attrs[CKA_KEY_TYPE]
+		if !ok {
+			return nil, Errorf(CKR_TEMPLATE_INCOMPLETE, "no CKA_KEY_TYPE")
+		}
+		if keyType, err = DecodeULong(v); err != nil {
+			return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_KEY_TYPE")
+		}
+		if !keyTypeFits(class, keyType) {
+			return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "%s is not a supported %s", KeyTypeName(keyType), ClassName(class))
+		}
+	default:
+		return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "unsupported class %s", ClassName(class))
+	}
+	for t, v := range attrs {
+		s, ok := specFor(class, keyType, t)
+		if !ok {
+			return nil, Errorf(CKR_ATTRIBUTE_TYPE_INVALID, "%s on a %s", AttrName(t), ClassName(class))
+		}
+		if s.readOnly {
+			return nil, Errorf(CKR_ATTRIBUTE_READ_ONLY, "%s is set by the token", AttrName(t))
+		}
+		if err := checkValue(s, v); err != nil {
+			return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "%s", AttrName(t))
+		}
+		if s.soOnly && len(v) == 1 && v[0] != 0 && !isSO {
+			return nil, Errorf(CKR_ATTRIBUTE_READ_ONLY, "%s can be set only by the SO", AttrName(t))
+		}
+		if t == CKA_VALUE_LEN && class == CKO_SECRET_KEY {
+			// Footnote 2 of the secret key table: never in C_CreateObject.
+			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN is computed by the token")
+		}
+	}
+	maps.Copy(attrs, origin.Computed)
+	for _, t := range requiredFor(class, keyType) {
+		if _, ok := attrs[t]; !ok {
+			return nil, Errorf(CKR_TEMPLATE_INCOMPLETE, "no %s", AttrName(t))
+		}
+	}
+	setDefaults(attrs, class, keyType, origin)
+	if class == CKO_SECRET_KEY {
+		val := attrs[CKA_VALUE]
+		lens := secretKeyTypes[keyType]
+		if len(val) == 0 || (lens != nil && !containsInt(lens, len(val))) {
+			return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "%d-byte CKA_VALUE for %s", len(val), KeyTypeName(keyType))
+		}
+		attrs[CKA_VALUE_LEN] = ULong(uint64(len(val)))
+	}
+	if class == CKO_PUBLIC_KEY && keyType == CKK_RSA {
+		attrs[CKA_MODULUS_BITS] = ULong(uint64(bitLen(attrs[CKA_MODULUS])))
+	}
+	attrs[CKA_UNIQUE_ID] = []byte(hex.EncodeToString(backend.Random(16)))
+	return &Object{Attrs: attrs}, nil
+}
+
+func keyTypeFits(class, keyType uint64) bool {
+	switch class {
+	case CKO_SECRET_KEY:
+		_, ok := secretKeyTypes[keyType]
+		return ok
+	default:
+		return keyType == CKK_RSA || keyType == CKK_EC || keyType == CKK_EC_EDWARDS
+	}
+}
+
+func setDefaults(attrs map[uint64][]byte, class, keyType uint64, origin Origin) {
+	def := func(t uint64, v []byte) {
+		if _, ok := attrs[t]; !ok {
+			attrs[t] = v
+		}
+	}
+	isKey := class == CKO_PUBLIC_KEY || class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
+	secretBearing := class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
+	def(CKA_TOKEN, Bool(false))
+	// Keys with secret material are private unless the template says
+	// otherwise; everything else is public by default.
+	def(CKA_PRIVATE, Bool(secretBearing))
+	def(CKA_MODIFIABLE, Bool(true))
+	def(CKA_COPYABLE, Bool(true))
+	def(CKA_DESTROYABLE, Bool(true))
+	def(CKA_LABEL, nil)
+	switch class {
+	case CKO_DATA:
+		def(CKA_APPLICATION, nil)
+		def(CKA_OBJECT_ID, nil)
+		def(CKA_VALUE, nil)
+	case CKO_CERTIFICATE:
+		def(CKA_TRUSTED, Bool(false))
+		def(CKA_CERTIFICATE_CATEGORY, ULong(0))
+		def(CKA_START_DATE, nil)
+		def(CKA_END_DATE, nil)
+		def(CKA_SUBJECT, nil)
+		def(CKA_ID, nil)
+		def(CKA_ISSUER, nil)
+		def(CKA_SERIAL_NUMBER, nil)
+	}
+	if !isKey {
+		return
+	}
+	def(CKA_ID, nil)
+	def(CKA_START_DATE, nil)
+	def(CKA_END_DATE, nil)
+	def(CKA_DERIVE, Bool(false))
+	attrs[CKA_LOCAL] = Bool(origin.Generated)
+	if origin.Generated {
+		attrs[CKA_KEY_GEN_MECHANISM] = ULong(origin.Mechanism)
+	} else {
+		attrs[CKA_KEY_GEN_MECHANISM] = ULong(Unavailable)
+	}
+	def(CKA_ALLOWED_MECHANISMS, nil)
+	switch class {
+	case CKO_PUBLIC_KEY:
+		def(CKA_SUBJECT, nil)
+		def(CKA_ENCRYPT, Bool(true))
+		def(CKA_VERIFY, Bool(true))
+		def(CKA_VERIFY_RECOVER, Bool(keyType == CKK_RSA))
+		def(CKA_WRAP, Bool(true))
+		def(CKA_TRUSTED, Bool(false))
+	case CKO_PRIVATE_KEY:
+		def(CKA_SUBJECT, nil)
+		def(CKA_DECRYPT, Bool(true))
+		def(CKA_SIGN, Bool(true))
+		def(CKA_SIGN_RECOVER, Bool(keyType == CKK_RSA))
+		def(CKA_UNWRAP, Bool(true))
+		def(CKA_WRAP_WITH_TRUSTED, Bool(false))
+		def(CKA_ALWAYS_AUTHENTICATE, Bool(false))
+	case CKO_SECRET_KEY:
+		def(CKA_ENCRYPT, Bool(true))
+		def(CKA_DECRYPT, Bool(true))
+		def(CKA_SIGN, Bool(true))
+		def(CKA_VERIFY, Bool(true))
+		def(CKA_WRAP, Bool(true))
+		def(CKA_UNWRAP, Bool(true))
+		def(CKA_WRAP_WITH_TRUSTED, Bool(false))
+		def(CKA_TRUSTED, Bool(false))
+	}
+	if secretBearing {
+		// Safe defaults: key material is sensitive and not extractable
+		// unless the template asks otherwise.
+		def(CKA_SENSITIVE, Bool(true))
+		def(CKA_EXTRACTABLE, Bool(false))
+		sensitive := attrs[CKA_SENSITIVE][0] != 0
+		extractable := attrs[CKA_EXTRACTABLE][0] != 0
+		// Imported keys were outside the token once: both shadows false.
+		attrs[CKA_ALWAYS_SENSITIVE] = Bool(origin.Generated && sensitive)
+		attrs[CKA_NEVER_EXTRACTABLE] = Bool(origin.Generated && !extractable)
+	}
+}
+
+// ChangeMode says which call is changing attributes.
+type ChangeMode int
+
+const (
+	BySetAttribute ChangeMode = iota // C_SetAttributeValue
+	ByCopy                           // C_CopyObject's template
+)
+
+// Changed returns a copy of o with tmpl applied, or the CK_RV that forbids
+// it. CKA_MODIFIABLE is the caller's to check (it is CKR_ACTION_PROHIBITED).
+func (o *Object) Changed(tmpl Template, mode ChangeMode, isSO bool) (*Object, error) {
+	class, keyType := o.Class(), o.KeyType()
+	attrs := maps.Clone(o.Attrs)
+	for _, a := range tmpl {
+		s, ok := specFor(class, keyType, a.Type)
+		if !ok {
+			return nil, Errorf(CKR_ATTRIBUTE_TYPE_INVALID, "%s on a %s", AttrName(a.Type), ClassName(class))
+		}
+		if err := checkValue(s, a.Value); err != nil {
+			return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "%s", AttrName(a.Type))
+		}
+		old := attrs[a.Type]
+		newTrue := len(a.Value) == 1 && a.Value[0] != 0
+		oldTrue := len(old) == 1 && old[0] != 0
+		allowed := false
+		switch s.change {
+		case free:
+			allowed = true
+		case onlyToTrue:
+			allowed = newTrue || !oldTrue
+		case onlyToFalse:
+			allowed = !newTrue || oldTrue
+		case copyOnly:
+			allowed = mode == ByCopy
+		case copyToFalse:
+			allowed = mode == ByCopy && (!newTrue || oldTrue)
+		}
+		if s.readOnly || !allowed {
+			// Setting an attribute to the value it already has is no change.
+			if string(old) == string(a.Value) && !s.readOnly && s.change != fixed {
+				continue
+			}
+			return nil, Errorf(CKR_ATTRIBUTE_READ_ONLY, "%s cannot change", AttrName(a.Type))
+		}
+		if s.soOnly && newTrue && !isSO {
+			return nil, Errorf(CKR_ATTRIBUTE_READ_ONLY, "%s can be set only by the SO", AttrName(a.Type))
+		}
+		attrs[a.Type] = append([]byte{}, a.Value...)
+	}
+	if mode == ByCopy {
+		attrs[CKA_UNIQUE_ID] = []byte(hex.EncodeToString(backend.Random(16)))
+	}
+	return &Object{Attrs: attrs, Handle: o.Handle, Version: o.Version, Owner: o.Owner}, nil
+}
+
+// Matches reports whether every attribute of tmpl is present with an equal
+// value. A secret value the object may not reveal never matches.
+func (o *Object) Matches(tmpl Template) bool {
+	for _, a := range tmpl {
+		v, ok := o.Attrs[a.Type]
+		if !ok || string(v) != string(a.Value) {
+			return false
+		}
+		if o.IsSecret(a.Type) && o.Sensitive() {
+			return false
+		}
+	}
+	return true
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func bitLen(b []byte) int {
+	for i, c := range b {
+		if c != 0 {
+			n := 0
+			for c != 0 {
+				n++
+				c >>= 1
+			}
+			return (len(b)-i-1)*8 + n
+		}
+	}
+	return 0
+}
+
+func sortedKeys[V any](m map[uint64]V) []uint64 {
+	keys := make([]uint64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

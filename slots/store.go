@@ -1,0 +1,340 @@
+package slots
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+
+	"github.com/craton-hsm/craton/backend"
+	_ "modernc.org/sqlite" // pure-Go SQLite: no C symbols leak into host processes
+)
+
+// Store is one token's persistent state: a SQLite database in WAL mode.
+//
+// Why SQLite (through modernc.org/sqlite, a pure-Go translation): it is what
+// SoftHSMv2 and Kryoptic use, it gives crash-safe atomic commits (a kill -9
+// loses nothing committed), it lets several processes share one token with
+// proper file locking (each sees the others' commits; none overwrites
+// another's), and its B-tree indexes keep lookups fast with many objects.
+// The pure-Go build matters for a c-shared library: a cgo SQLite would export
+// its sqlite3_* symbols into every host process and clash with the host's own
+// SQLite.
+//
+// The store knows rows, not PKCS#11: sealing, tags and attribute rules are
+// the Token's. Every write is one transaction, begun IMMEDIATE so that two
+// processes queue on the write lock instead of failing on an upgrade.
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+// ErrNoObject: no row with that handle (destroyed, maybe by another process).
+var ErrNoObject = errors.New("slots: no such object")
+
+const schema = `
+CREATE TABLE IF NOT EXISTS token (
+	id            INTEGER PRIMARY KEY CHECK (id = 1),
+	serial        TEXT NOT NULL,
+	label         TEXT NOT NULL DEFAULT '',
+	initialized   INTEGER NOT NULL DEFAULT 0,
+	generation    INTEGER NOT NULL DEFAULT 0,
+	so_salt       BLOB, so_verifier BLOB, so_wrapped BLOB, so_iterations INTEGER NOT NULL DEFAULT 0,
+	so_failures   INTEGER NOT NULL DEFAULT 0,
+	user_salt     BLOB, user_verifier BLOB, user_wrapped BLOB, user_iterations INTEGER NOT NULL DEFAULT 0,
+	user_failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS objects (
+	handle  INTEGER PRIMARY KEY AUTOINCREMENT,
+	private INTEGER NOT NULL,
+	clear   BLOB NOT NULL,
+	sealed  BLOB,
+	version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS tags (
+	object INTEGER NOT NULL REFERENCES objects(handle) ON DELETE CASCADE,
+	tag    BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tags_by_tag ON tags(tag);
+CREATE INDEX IF NOT EXISTS tags_by_object ON tags(object);
+`
+
+// OpenStore opens (creating if needed) the token database at path.
+func OpenStore(path string) (*Store, error) {
+	// Create the file ourselves so it is private to its owner from the start.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, path: path}
+	err = s.tx(func(tx *sql.Tx) error {
+		if _, err := tx.Exec(schema); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT OR IGNORE INTO token (id, serial) VALUES (1, ?)`, hex.EncodeToString(backend.Random(8)))
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open token store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) tx(f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// PINRecord is what the store keeps of one PIN: never the PIN itself.
+type PINRecord struct {
+	Salt, Verifier, Wrapped []byte
+	Iterations              int
+	Failures                int
+}
+
+func (p PINRecord) Set() bool { return len(p.Verifier) != 0 }
+
+// TokenRecord is the token row.
+type TokenRecord struct {
+	Serial      string
+	Label       string
+	Initialized bool
+	Generation  int64
+	SO, User    PINRecord
+}
+
+// LoadToken reads the token row.
+func (s *Store) LoadToken() (TokenRecord, error) {
+	var r TokenRecord
+	err := s.db.QueryRow(`SELECT serial, label, initialized, generation,
+		so_salt, so_verifier, so_wrapped, so_iterations, so_failures,
+		user_salt, user_verifier, user_wrapped, user_iterations, user_failures
+		FROM token WHERE id = 1`).Scan(&r.Serial, &r.Label, &r.Initialized, &r.Generation,
+		&r.SO.Salt, &r.SO.Verifier, &r.SO.Wrapped, &r.SO.Iterations, &r.SO.Failures,
+		&r.User.Salt, &r.User.Verifier, &r.User.Wrapped, &r.User.Iterations, &r.User.Failures)
+	return r, err
+}
+
+// Reinitialize wipes every object and writes a fresh token row (label, SO
+// PIN, no user PIN), in one transaction: a crash leaves the old token or the
+// new one, never a mix.
+func (s *Store) Reinitialize(label string, so PINRecord) (int64, error) {
+	var gen int64
+	err := s.tx(func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM tags; DELETE FROM objects;`); err != nil {
+			return err
+		}
+		return tx.QueryRow(`UPDATE token SET label = ?, initialized = 1, generation = generation + 1,
+			so_salt = ?, so_verifier = ?, so_wrapped = ?, so_iterations = ?, so_failures = 0,
+			user_salt = NULL, user_verifier = NULL, user_wrapped = NULL, user_iterations = 0, user_failures = 0
+			WHERE id = 1 RETURNING generation`, label, so.Salt, so.Verifier, so.Wrapped, so.Iterations).Scan(&gen)
+	})
+	return gen, err
+}
+
+// PINSlot names one of the two PINs.
+type PINSlot string
+
+const (
+	SOPIN   PINSlot = "so"
+	UserPIN PINSlot = "user"
+)
+
+// SetPIN replaces a PIN record and clears its failure count, provided the
+// token is still the generation the caller read (else it was re-initialised
+// under us, and the caller's token key is the wrong one).
+func (s *Store) SetPIN(which PINSlot, gen int64, p PINRecord) error {
+	return s.tx(func(tx *sql.Tx) error {
+		res, err := tx.Exec(fmt.Sprintf(`UPDATE token SET %[1]s_salt = ?, %[1]s_verifier = ?, %[1]s_wrapped = ?,
+			%[1]s_iterations = ?, %[1]s_failures = 0 WHERE id = 1 AND generation = ?`, which),
+			p.Salt, p.Verifier, p.Wrapped, p.Iterations, gen)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrTokenChanged
+		}
+		return nil
+	})
+}
+
+// ErrTokenChanged: another process re-initialised the token meanwhile.
+var ErrTokenChanged = errors.New("slots: token was re-initialised by another process")
+
+// AddFailure counts one wrong PIN and returns the new count.
+func (s *Store) AddFailure(which PINSlot) (int, error) {
+	var n int
+	err := s.tx(func(tx *sql.Tx) error {
+		return tx.QueryRow(fmt.Sprintf(`UPDATE token SET %[1]s_failures = %[1]s_failures + 1 WHERE id = 1 RETURNING %[1]s_failures`, which)).Scan(&n)
+	})
+	return n, err
+}
+
+// ResetFailures clears the failure count after a good PIN.
+func (s *Store) ResetFailures(which PINSlot) error {
+	return s.tx(func(tx *sql.Tx) error {
+		_, err := tx.Exec(fmt.Sprintf(`UPDATE token SET %[1]s_failures = 0 WHERE id = 1`, which))
+		return err
+	})
+}
+
+// Row is one stored object.
+type Row struct {
+	Handle  int64
+	Private bool
+	Clear   []byte // encoded attributes stored in clear
+	Sealed  []byte // encoded attributes sealed under the token key, or nil
+	Version int64
+	Tags    [][]byte
+}
+
+// Insert stores a new object and returns its handle.
+func (s *Store) Insert(r Row) (int64, error) {
+	var h int64
+	err := s.tx(func(tx *sql.Tx) error {
+		if err := tx.QueryRow(`INSERT INTO objects (private, clear, sealed) VALUES (?, ?, ?) RETURNING handle`,
+			r.Private, r.Clear, r.Sealed).Scan(&h); err != nil {
+			return err
+		}
+		return insertTags(tx, h, r.Tags)
+	})
+	return h, err
+}
+
+func insertTags(tx *sql.Tx, h int64, tags [][]byte) error {
+	for _, t := range tags {
+		if _, err := tx.Exec(`INSERT INTO tags (object, tag) VALUES (?, ?)`, h, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Update replaces an object's attributes if its version is still
+// wantVersion (optimistic concurrency across processes) and returns the new
+// version. A changed version is ErrConflict; a vanished row ErrNoObject.
+func (s *Store) Update(r Row, wantVersion int64) (int64, error) {
+	var v int64
+	err := s.tx(func(tx *sql.Tx) error {
+		err := tx.QueryRow(`UPDATE objects SET private = ?, clear = ?, sealed = ?, version = version + 1
+			WHERE handle = ? AND version = ? RETURNING version`, r.Private, r.Clear, r.Sealed, r.Handle, wantVersion).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			var cur int64
+			if tx.QueryRow(`SELECT version FROM objects WHERE handle = ?`, r.Handle).Scan(&cur) == nil {
+				return ErrConflict
+			}
+			return ErrNoObject
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM tags WHERE object = ?`, r.Handle); err != nil {
+			return err
+		}
+		return insertTags(tx, r.Handle, r.Tags)
+	})
+	return v, err
+}
+
+// ErrConflict: another process changed the object since it was read.
+var ErrConflict = errors.New("slots: object changed by another process")
+
+// Delete removes an object; ErrNoObject if it was already gone.
+func (s *Store) Delete(h int64) error {
+	return s.tx(func(tx *sql.Tx) error {
+		res, err := tx.Exec(`DELETE FROM objects WHERE handle = ?`, h)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNoObject
+		}
+		return nil
+	})
+}
+
+// Get reads one object row (without its tags).
+func (s *Store) Get(h int64) (Row, error) {
+	r := Row{Handle: h}
+	err := s.db.QueryRow(`SELECT private, clear, sealed, version FROM objects WHERE handle = ?`, h).
+		Scan(&r.Private, &r.Clear, &r.Sealed, &r.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNoObject
+	}
+	return r, err
+}
+
+// Ref names a row and its version, so a cached object can be checked cheaply.
+type Ref struct {
+	Handle, Version int64
+	Private         bool
+}
+
+// Refs lists the objects whose private flag is private and that carry every
+// tag in tags (all of them when tags is empty).
+func (s *Store) Refs(tags [][]byte, private bool) ([]Ref, error) {
+	var q string
+	var args []any
+	if len(tags) == 0 {
+		q = `SELECT handle, version, private FROM objects o WHERE private = ?`
+		args = []any{private}
+	} else {
+		// The first tag drives the search through its index; the others
+		// narrow it.
+		q = `SELECT o.handle, o.version, o.private FROM tags t JOIN objects o ON o.handle = t.object
+			WHERE t.tag = ? AND o.private = ?`
+		args = []any{tags[0], private}
+		for _, t := range tags[1:] {
+			q += ` AND EXISTS (SELECT 1 FROM tags u WHERE u.object = o.handle AND u.tag = ?)`
+			args = append(args, t)
+		}
+	}
+	q += ` ORDER BY 1`
+	rows, err := s.db.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Ref
+	for rows.Next() {
+		var r Ref
+		if err := rows.Scan(&r.Handle, &r.Version, &r.Private); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Version reads the current version of one object.
+func (s *Store) Version(h int64) (int64, error) {
+	var v int64
+	err := s.db.QueryRow(`SELECT version FROM objects WHERE handle = ?`, h).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNoObject
+	}
+	return v, err
+}

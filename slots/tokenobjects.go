@@ -1,0 +1,315 @@
+package slots
+
+import (
+	"errors"
+
+	"github.com/craton-hsm/craton/backend"
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+	"go.uber.org/zap"
+)
+
+// How a token object is laid out in its row:
+//   - clear: CKA_UNIQUE_ID always; for a public object also every attribute
+//     that is not key material;
+//   - sealed: AES-256-GCM under the token key, bound to the clear record:
+//     every attribute of a private object, the key material of a public one.
+// So the store's files never hold a key value or a private object in clear,
+// and using such an object needs a logged-in process (which holds the key).
+//
+// Search tags (see backend.Tag) index the attributes clients search by:
+// plain digests for public objects, HMACs under a key derived from the token
+// key for private ones.
+
+func (t *Token) split(o *Object) (clearRec, sealedRec map[uint64][]byte) {
+	clearRec = map[uint64][]byte{CKA_UNIQUE_ID: o.Attrs[CKA_UNIQUE_ID]}
+	sealedRec = map[uint64][]byte{}
+	for typ, v := range o.Attrs {
+		switch {
+		case typ == CKA_UNIQUE_ID:
+		case o.IsPrivate() || o.IsSecret(typ):
+			sealedRec[typ] = v
+		default:
+			clearRec[typ] = v
+		}
+	}
+	return clearRec, sealedRec
+}
+
+// rowLocked encodes o for the store. t.mu held.
+func (t *Token) rowLocked(o *Object) (Row, error) {
+	clearRec, sealedRec := t.split(o)
+	r := Row{Handle: int64(o.Handle), Private: o.IsPrivate(), Clear: EncodeAttrs(clearRec)}
+	if len(sealedRec) > 0 {
+		if t.tokenKey == nil {
+			return r, Errorf(CKR_USER_NOT_LOGGED_IN, "storing key material or a private object needs a login")
+		}
+		plain := EncodeAttrs(sealedRec)
+		sealed, err := backend.Seal(t.tokenKey, plain, r.Clear)
+		clear(plain)
+		if err != nil {
+			return r, err
+		}
+		r.Sealed = sealed
+	}
+	var key []byte
+	if o.IsPrivate() {
+		key = t.indexKey
+	}
+	for typ, v := range o.Attrs {
+		if indexed[typ] {
+			r.Tags = append(r.Tags, backend.Tag(key, typ, v))
+		}
+	}
+	return r, nil
+}
+
+// decodeLocked turns a row into an Object. t.mu held.
+func (t *Token) decodeLocked(r Row) (*Object, error) {
+	attrs, err := DecodeAttrs(r.Clear)
+	if err != nil {
+		return nil, err
+	}
+	if r.Sealed != nil {
+		if t.tokenKey == nil {
+			return nil, errNeedsLogin
+		}
+		plain, err := backend.Open(t.tokenKey, r.Sealed, r.Clear)
+		if err != nil {
+			return nil, err
+		}
+		sealed, err := DecodeAttrs(plain)
+		clear(plain)
+		if err != nil {
+			return nil, err
+		}
+		for typ, v := range sealed {
+			attrs[typ] = v
+		}
+	}
+	return &Object{Handle: uint64(r.Handle), Attrs: attrs, Version: r.Version}, nil
+}
+
+var errNeedsLogin = errors.New("slots: object's sealed part needs a login")
+
+// IsSessionHandle tells session object handles from token object handles.
+func IsSessionHandle(h uint64) bool { return h >= sessionObjectBase }
+
+// AddObject stores a new object: a token object in the store, a session
+// object in this process owned by session owner. It returns the handle.
+func (t *Token) AddObject(o *Object, owner uint64) (uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !o.IsToken() {
+		t.nextSess++
+		o.Handle, o.Owner = t.nextSess, owner
+		t.sessObjs[o.Handle] = o
+		return o.Handle, nil
+	}
+	r, err := t.rowLocked(o)
+	if err != nil {
+		return 0, err
+	}
+	h, err := t.store.Insert(r)
+	if err != nil {
+		return 0, device(err)
+	}
+	o.Handle, o.Version = uint64(h), 1
+	t.cache[h] = o
+	return o.Handle, nil
+}
+
+// visibleLocked applies the private-object rule: a private object exists
+// only for a process logged in as the user.
+func (t *Token) visibleLocked(o *Object) bool {
+	return !o.IsPrivate() || t.login == CKU_USER
+}
+
+// Object returns the current version of object h, or
+// CKR_OBJECT_HANDLE_INVALID when it does not exist or is not visible.
+func (t *Token) Object(h uint64) (*Object, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if IsSessionHandle(h) {
+		o, ok := t.sessObjs[h]
+		if !ok || !t.visibleLocked(o) {
+			return nil, CKR_OBJECT_HANDLE_INVALID
+		}
+		return o, nil
+	}
+	return t.tokenObjectLocked(int64(h), -1)
+}
+
+// tokenObjectLocked returns token object h, from the cache when version is
+// current. version < 0: read it from the store.
+func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
+	if h <= 0 {
+		return nil, CKR_OBJECT_HANDLE_INVALID
+	}
+	if version < 0 {
+		v, err := t.store.Version(h)
+		if errors.Is(err, ErrNoObject) {
+			delete(t.cache, h)
+			return nil, CKR_OBJECT_HANDLE_INVALID
+		} else if err != nil {
+			return nil, device(err)
+		}
+		version = v
+	}
+	if o, ok := t.cache[h]; ok && o.Version == version {
+		if !t.visibleLocked(o) {
+			return nil, CKR_OBJECT_HANDLE_INVALID
+		}
+		return o, nil
+	}
+	r, err := t.store.Get(h)
+	if errors.Is(err, ErrNoObject) {
+		delete(t.cache, h)
+		return nil, CKR_OBJECT_HANDLE_INVALID
+	} else if err != nil {
+		return nil, device(err)
+	}
+	if r.Private && t.login != CKU_USER {
+		return nil, CKR_OBJECT_HANDLE_INVALID
+	}
+	o, err := t.decodeLocked(r)
+	if errors.Is(err, errNeedsLogin) {
+		// A public object holding key material: visible, but its values
+		// stay sealed until a login.
+		attrs, derr := DecodeAttrs(r.Clear)
+		if derr != nil {
+			return nil, t.corrupt(h, derr)
+		}
+		return &Object{Handle: uint64(h), Attrs: attrs, Version: r.Version, Locked: true}, nil
+	} else if err != nil {
+		return nil, t.corrupt(h, err)
+	}
+	if old, ok := t.cache[h]; ok {
+		old.Wipe()
+	}
+	t.cache[h] = o
+	return o, nil
+}
+
+func (t *Token) corrupt(h int64, err error) error {
+	t.log.Error("token object does not decode", zap.Uint64("slot", t.SlotID), zap.Int64("handle", h), zap.Error(err))
+	return Errorf(CKR_DEVICE_ERROR, "object %d: %v", h, err)
+}
+
+// ReplaceObject stores n as the new state of object old (same handle).
+func (t *Token) ReplaceObject(old, n *Object) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if IsSessionHandle(old.Handle) {
+		if _, ok := t.sessObjs[old.Handle]; !ok {
+			return CKR_OBJECT_HANDLE_INVALID
+		}
+		n.Owner = old.Owner
+		t.sessObjs[old.Handle] = n
+		return nil
+	}
+	r, err := t.rowLocked(n)
+	if err != nil {
+		return err
+	}
+	v, err := t.store.Update(r, old.Version)
+	switch {
+	case errors.Is(err, ErrNoObject):
+		return CKR_OBJECT_HANDLE_INVALID
+	case errors.Is(err, ErrConflict):
+		return Errorf(CKR_FUNCTION_FAILED, "object %d changed in another process; read it again", old.Handle)
+	case err != nil:
+		return device(err)
+	}
+	n.Version = v
+	t.cache[int64(old.Handle)] = n
+	return nil
+}
+
+// DestroyObject removes object h.
+func (t *Token) DestroyObject(h uint64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if IsSessionHandle(h) {
+		o, ok := t.sessObjs[h]
+		if !ok {
+			return CKR_OBJECT_HANDLE_INVALID
+		}
+		delete(t.sessObjs, h)
+		o.Wipe()
+		return nil
+	}
+	err := t.store.Delete(int64(h))
+	if errors.Is(err, ErrNoObject) {
+		return CKR_OBJECT_HANDLE_INVALID
+	} else if err != nil {
+		return device(err)
+	}
+	if o, ok := t.cache[int64(h)]; ok {
+		o.Wipe()
+		delete(t.cache, int64(h))
+	}
+	return nil
+}
+
+// DropSessionObjects destroys the session objects of session owner, or of
+// every session when owner is 0.
+func (t *Token) DropSessionObjects(owner uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for h, o := range t.sessObjs {
+		if owner == 0 || o.Owner == owner {
+			o.Wipe()
+			delete(t.sessObjs, h)
+		}
+	}
+}
+
+// Find returns the handles of the visible objects matching tmpl: session
+// objects first, then token objects, each in handle order. Token objects
+// are narrowed by their search tags before any is decoded.
+func (t *Token) Find(tmpl Template) ([]uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []uint64
+	for _, h := range sortedKeys(t.sessObjs) {
+		o := t.sessObjs[h]
+		if t.visibleLocked(o) && o.Matches(tmpl) {
+			out = append(out, h)
+		}
+	}
+	if tok, ok := tmpl.Find(CKA_TOKEN); ok && len(tok) == 1 && tok[0] == 0 {
+		return out, nil
+	}
+	scopes := []bool{false}
+	if t.login == CKU_USER {
+		scopes = append(scopes, true)
+	}
+	for _, private := range scopes {
+		var key []byte
+		if private {
+			key = t.indexKey
+		}
+		var tags [][]byte
+		for _, a := range tmpl {
+			if indexed[a.Type] {
+				tags = append(tags, backend.Tag(key, a.Type, a.Value))
+			}
+		}
+		refs, err := t.store.Refs(tags, private)
+		if err != nil {
+			return nil, device(err)
+		}
+		for _, ref := range refs {
+			o, err := t.tokenObjectLocked(ref.Handle, ref.Version)
+			if errors.Is(err, CKR_OBJECT_HANDLE_INVALID) {
+				continue // destroyed since the query
+			} else if err != nil {
+				return nil, err
+			}
+			if o.Matches(tmpl) {
+				out = append(out, o.Handle)
+			}
+		}
+	}
+	return out, nil
+}
