@@ -166,7 +166,7 @@ func openState(cfg *config.Config, log *zap.Logger) (*state, error) {
 	}
 	st := &state{cfg: cfg, log: log, tokens: map[uint64]*slots.Token{}, sessions: session.NewTable()}
 	for _, sc := range cfg.Slots {
-		tc := slots.Config{SlotID: sc.ID, Description: sc.Description, KDFIterations: cfg.PIN.KDFIterations, MaxFailures: cfg.PIN.MaxFailures}
+		tc := slots.Config{SlotID: sc.ID, Description: sc.Description, Label: sc.Label, KDFIterations: cfg.PIN.KDFIterations, MaxFailures: cfg.PIN.MaxFailures}
 		t, err := slots.OpenToken(tc, filepath.Join(cfg.Store.Path, fmt.Sprintf("slot-%d.db", sc.ID)), log)
 		if err != nil {
 			st.closeTokens()

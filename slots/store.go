@@ -215,13 +215,28 @@ type Row struct {
 func (s *Store) Insert(r Row) (int64, error) {
 	var h int64
 	err := s.tx(func(tx *sql.Tx) error {
-		if err := tx.QueryRow(`INSERT INTO objects (private, clear, sealed) VALUES (?, ?, ?) RETURNING handle`,
-			r.Private, r.Clear, r.Sealed).Scan(&h); err != nil {
-			return err
-		}
-		return insertTags(tx, h, r.Tags)
+		var err error
+		h, err = insertRowID(tx, r)
+		return err
 	})
 	return h, err
+}
+
+// sqlTx is the transaction type store helpers take.
+type sqlTx = sql.Tx
+
+func insertRow(tx *sql.Tx, r Row) error {
+	_, err := insertRowID(tx, r)
+	return err
+}
+
+func insertRowID(tx *sql.Tx, r Row) (int64, error) {
+	var h int64
+	if err := tx.QueryRow(`INSERT INTO objects (private, clear, sealed) VALUES (?, ?, ?) RETURNING handle`,
+		r.Private, r.Clear, r.Sealed).Scan(&h); err != nil {
+		return 0, err
+	}
+	return h, insertTags(tx, h, r.Tags)
 }
 
 func insertTags(tx *sql.Tx, h int64, tags [][]byte) error {

@@ -36,6 +36,7 @@ var indexed = map[uint64]bool{
 type Config struct {
 	SlotID        uint64
 	Description   string
+	Label         string // token label shown until C_InitToken sets one
 	KDFIterations int
 	MaxFailures   int
 }
@@ -117,18 +118,20 @@ func (t *Token) Info() (TokenInfo, error) {
 		return TokenInfo{}, device(err)
 	}
 	info := TokenInfo{
-		Label:          rec.Label,
-		ManufacturerID: "Craton",
-		Model:          "Craton soft token",
-		SerialNumber:   rec.Serial,
-		Flags:          CKF_RNG | CKF_LOGIN_REQUIRED,
-		MaxPinLen:      MaxPINLen,
-		MinPinLen:      MinPINLen,
+		Label:           rec.Label,
+		ManufacturerID:  "Craton",
+		Model:           "Craton",
+		SerialNumber:    rec.Serial,
+		Flags:           CKF_RNG | CKF_LOGIN_REQUIRED,
+		MaxPinLen:       MaxPINLen,
+		MinPinLen:       MinPINLen,
 		HardwareVersion: Version{Major: 0, Minor: 1},
 		FirmwareVersion: Version{Major: 0, Minor: 1},
 	}
 	if rec.Initialized {
 		info.Flags |= CKF_TOKEN_INITIALIZED
+	} else {
+		info.Label = t.Label
 	}
 	if rec.User.Set() {
 		info.Flags |= CKF_USER_PIN_INITIALIZED

@@ -1,0 +1,147 @@
+package slots
+
+import (
+	"errors"
+	"testing"
+
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+)
+
+func a(t uint64, v any) Attribute {
+	switch x := v.(type) {
+	case bool:
+		return Attribute{Type: t, Value: Bool(x)}
+	case int:
+		return Attribute{Type: t, Value: ULong(uint64(x))}
+	case string:
+		return Attribute{Type: t, Value: []byte(x)}
+	case []byte:
+		return Attribute{Type: t, Value: x}
+	}
+	panic("a: bad value")
+}
+
+var aes32 = make([]byte, 32)
+
+func TestNewObjectRules(t *testing.T) {
+	cases := []struct {
+		name string
+		tmpl Template
+		so   bool
+		want RV
+	}{
+		{"data", Template{a(CKA_CLASS, CKO_DATA)}, false, CKR_OK},
+		{"no class", Template{a(CKA_LABEL, "x")}, false, CKR_TEMPLATE_INCOMPLETE},
+		{"class wrong size", Template{{Type: CKA_CLASS, Value: []byte{1, 0, 0, 0}}}, false, CKR_ATTRIBUTE_VALUE_INVALID},
+		{"unknown class", Template{a(CKA_CLASS, 0x77)}, false, CKR_ATTRIBUTE_VALUE_INVALID},
+		{"duplicate", Template{a(CKA_CLASS, CKO_DATA), a(CKA_LABEL, "x"), a(CKA_LABEL, "y")}, false, CKR_TEMPLATE_INCONSISTENT},
+		{"key attr on data", Template{a(CKA_CLASS, CKO_DATA), a(CKA_SIGN, true)}, false, CKR_ATTRIBUTE_TYPE_INVALID},
+		{"bool wrong size", Template{a(CKA_CLASS, CKO_DATA), a(CKA_TOKEN, 1)}, false, CKR_ATTRIBUTE_VALUE_INVALID},
+		{"unique id given", Template{a(CKA_CLASS, CKO_DATA), a(CKA_UNIQUE_ID, "x")}, false, CKR_ATTRIBUTE_READ_ONLY},
+		{"cert needs type", Template{a(CKA_CLASS, CKO_CERTIFICATE), a(CKA_VALUE, "der")}, false, CKR_TEMPLATE_INCOMPLETE},
+		{"cert needs value", Template{a(CKA_CLASS, CKO_CERTIFICATE), a(CKA_CERTIFICATE_TYPE, CKC_X_509)}, false, CKR_TEMPLATE_INCOMPLETE},
+		{"cert not x509", Template{a(CKA_CLASS, CKO_CERTIFICATE), a(CKA_CERTIFICATE_TYPE, CKC_WTLS), a(CKA_VALUE, "der")}, false, CKR_ATTRIBUTE_VALUE_INVALID},
+		{"cert trusted by user", Template{a(CKA_CLASS, CKO_CERTIFICATE), a(CKA_CERTIFICATE_TYPE, CKC_X_509), a(CKA_VALUE, "der"), a(CKA_TRUSTED, true)}, false, CKR_ATTRIBUTE_READ_ONLY},
+		{"cert trusted by SO", Template{a(CKA_CLASS, CKO_CERTIFICATE), a(CKA_CERTIFICATE_TYPE, CKC_X_509), a(CKA_VALUE, "der"), a(CKA_TRUSTED, true)}, true, CKR_OK},
+		{"aes", Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_VALUE, aes32)}, false, CKR_OK},
+		{"aes bad length", Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_VALUE, aes32[:20])}, false, CKR_ATTRIBUTE_VALUE_INVALID},
+		{"aes value_len given", Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_VALUE, aes32), a(CKA_VALUE_LEN, 32)}, false, CKR_TEMPLATE_INCONSISTENT},
+		{"secret without value", Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES)}, false, CKR_TEMPLATE_INCOMPLETE},
+		{"secret without type", Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_VALUE, aes32)}, false, CKR_TEMPLATE_INCOMPLETE},
+		{"secret of rsa type", Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_RSA), a(CKA_VALUE, aes32)}, false, CKR_ATTRIBUTE_VALUE_INVALID},
+		{"local given", Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_VALUE, aes32), a(CKA_LOCAL, true)}, false, CKR_ATTRIBUTE_READ_ONLY},
+		{"rsa public", Template{a(CKA_CLASS, CKO_PUBLIC_KEY), a(CKA_KEY_TYPE, CKK_RSA), a(CKA_MODULUS, []byte{0x80, 0}), a(CKA_PUBLIC_EXPONENT, []byte{1, 0, 1})}, false, CKR_OK},
+		{"rsa public no modulus", Template{a(CKA_CLASS, CKO_PUBLIC_KEY), a(CKA_KEY_TYPE, CKK_RSA), a(CKA_PUBLIC_EXPONENT, []byte{1, 0, 1})}, false, CKR_TEMPLATE_INCOMPLETE},
+		{"ec private", Template{a(CKA_CLASS, CKO_PRIVATE_KEY), a(CKA_KEY_TYPE, CKK_EC), a(CKA_EC_PARAMS, "oid"), a(CKA_VALUE, aes32)}, false, CKR_OK},
+		{"ec private modulus", Template{a(CKA_CLASS, CKO_PRIVATE_KEY), a(CKA_KEY_TYPE, CKK_EC), a(CKA_EC_PARAMS, "oid"), a(CKA_VALUE, aes32), a(CKA_MODULUS, "m")}, false, CKR_ATTRIBUTE_TYPE_INVALID},
+		{"bad date", Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_VALUE, aes32), a(CKA_START_DATE, "2026-1-1")}, false, CKR_ATTRIBUTE_VALUE_INVALID},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NewObject(c.tmpl, Origin{}, c.so)
+			if c.want == CKR_OK {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestDefaultsAndShadows(t *testing.T) {
+	o, err := NewObject(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_VALUE, aes32)}, Origin{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.IsPrivate() || !o.Bool(CKA_SENSITIVE) || o.Bool(CKA_EXTRACTABLE) || o.Bool(CKA_LOCAL) || o.Bool(CKA_ALWAYS_SENSITIVE) || o.Bool(CKA_NEVER_EXTRACTABLE) {
+		t.Fatalf("imported key defaults wrong: %v", o.Attrs)
+	}
+	if !o.Sensitive() || len(o.UniqueID()) != 32 {
+		t.Fatal("sensitive/unique id")
+	}
+	g, err := NewObject(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_VALUE, aes32), a(CKA_EXTRACTABLE, true)}, Origin{Generated: true, Mechanism: CKM_AES_KEY_GEN}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Bool(CKA_LOCAL) || !g.Bool(CKA_ALWAYS_SENSITIVE) || g.Bool(CKA_NEVER_EXTRACTABLE) {
+		t.Fatalf("generated key shadows wrong: %v", g.Attrs)
+	}
+	if v, _ := DecodeULong(g.Attrs[CKA_KEY_GEN_MECHANISM]); v != CKM_AES_KEY_GEN {
+		t.Fatalf("CKA_KEY_GEN_MECHANISM %d", v)
+	}
+	d, _ := NewObject(Template{a(CKA_CLASS, CKO_DATA)}, Origin{}, false)
+	if d.IsPrivate() || d.IsToken() || !d.Bool(CKA_MODIFIABLE) || !d.Bool(CKA_COPYABLE) || !d.Bool(CKA_DESTROYABLE) {
+		t.Fatalf("data defaults wrong: %v", d.Attrs)
+	}
+}
+
+func TestChangeRules(t *testing.T) {
+	o, _ := NewObject(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_VALUE, aes32), a(CKA_SENSITIVE, false), a(CKA_EXTRACTABLE, true)}, Origin{}, false)
+	cases := []struct {
+		name string
+		tmpl Template
+		mode ChangeMode
+		want RV
+	}{
+		{"label", Template{a(CKA_LABEL, "new")}, BySetAttribute, CKR_OK},
+		{"sensitive on", Template{a(CKA_SENSITIVE, true)}, BySetAttribute, CKR_OK},
+		{"extractable off", Template{a(CKA_EXTRACTABLE, false)}, BySetAttribute, CKR_OK},
+		{"value same", Template{a(CKA_VALUE, aes32)}, BySetAttribute, CKR_ATTRIBUTE_READ_ONLY},
+		{"token same by set", Template{a(CKA_TOKEN, false)}, BySetAttribute, CKR_OK}, // no change
+		{"value changed", Template{a(CKA_VALUE, make([]byte, 16))}, BySetAttribute, CKR_ATTRIBUTE_READ_ONLY},
+		{"class", Template{a(CKA_CLASS, CKO_DATA)}, BySetAttribute, CKR_ATTRIBUTE_READ_ONLY},
+		{"token by set", Template{a(CKA_TOKEN, true)}, BySetAttribute, CKR_ATTRIBUTE_READ_ONLY},
+		{"token by copy", Template{a(CKA_TOKEN, true)}, ByCopy, CKR_OK},
+		{"modifiable by set", Template{a(CKA_MODIFIABLE, false)}, BySetAttribute, CKR_ATTRIBUTE_READ_ONLY},
+		{"modifiable off by copy", Template{a(CKA_MODIFIABLE, false)}, ByCopy, CKR_OK},
+		{"local", Template{a(CKA_LOCAL, true)}, ByCopy, CKR_ATTRIBUTE_READ_ONLY},
+		{"wrong type", Template{a(CKA_MODULUS, "x")}, BySetAttribute, CKR_ATTRIBUTE_TYPE_INVALID},
+		{"wrong size", Template{a(CKA_SIGN, 1)}, BySetAttribute, CKR_ATTRIBUTE_VALUE_INVALID},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n, err := o.Changed(c.tmpl, c.mode, false)
+			if c.want == CKR_OK {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.mode == ByCopy && n.UniqueID() == o.UniqueID() {
+					t.Fatal("copy kept the unique id")
+				}
+				return
+			}
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+	// Once sensitive, never back.
+	s, _ := o.Changed(Template{a(CKA_SENSITIVE, true)}, BySetAttribute, false)
+	if _, err := s.Changed(Template{a(CKA_SENSITIVE, false)}, ByCopy, false); !errors.Is(err, CKR_ATTRIBUTE_READ_ONLY) {
+		t.Fatalf("sensitive went back to false: %v", err)
+	}
+}

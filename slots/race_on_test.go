@@ -1,0 +1,6 @@
+//go:build race
+
+package slots
+
+// raceEnabled: the race detector slows modernc SQLite tenfold; big tests shrink.
+const raceEnabled = true
