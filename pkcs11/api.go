@@ -119,8 +119,23 @@ func (m *Module) SetOperationState(sh uint64, state []byte, encKey, authKey uint
 	return m.notSupported(sh)
 }
 
-// notSupported answers an unimplemented function: the session is checked
-// first, so a bad handle still gets CKR_SESSION_HANDLE_INVALID.
+// NotSupported answers a function Craton does not implement (the 3.0
+// message functions): the session is checked first, so a bad handle still
+// gets CKR_SESSION_HANDLE_INVALID.
+func (m *Module) NotSupported(sh uint64) error { return m.notSupported(sh) }
+
+// GetFunctionStatus and CancelFunction are the legacy parallel-function
+// calls; PKCS#11 says they simply return CKR_FUNCTION_NOT_PARALLEL.
+func (m *Module) GetFunctionStatus(sh uint64) error { return m.notParallel(sh) }
+func (m *Module) CancelFunction(sh uint64) error    { return m.notParallel(sh) }
+
+func (m *Module) notParallel(sh uint64) error {
+	if _, err := m.session(sh); err != nil {
+		return err
+	}
+	return ck.CKR_FUNCTION_NOT_PARALLEL
+}
+
 func (m *Module) notSupported(sh uint64) error {
 	if _, err := m.session(sh); err != nil {
 		return err

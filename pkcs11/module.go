@@ -121,8 +121,11 @@ func (m *Module) Initialize(args ck.InitArgs) error {
 	if args.MutexCallbacks != 0 && args.MutexCallbacks != 4 {
 		return ck.Errorf(ck.CKR_ARGUMENTS_BAD, "%d of 4 mutex callbacks given", args.MutexCallbacks)
 	}
-	if args.NoOSThreads {
-		// The Go runtime cannot run without threads of its own.
+	if args.NoOSThreads && !args.OSLockingOK {
+		// The Go runtime cannot run without threads of its own. p11-kit and
+		// NSS pass CKF_LIBRARY_CANT_CREATE_OS_THREADS together with
+		// CKF_OS_LOCKING_OK as a blanket default; their hosts run threaded
+		// code and p11tool must work, so only the flag alone is refused.
 		return ck.CKR_NEED_TO_CREATE_THREADS
 	}
 	if args.MutexCallbacks == 4 && !args.OSLockingOK {

@@ -110,6 +110,9 @@ func TestInitializeArgsAndFinalize(t *testing.T) {
 	wantRV(t, err, ck.CKR_CRYPTOKI_NOT_INITIALIZED)
 	wantRV(t, m.Initialize(ck.InitArgs{HasArgs: true, MutexCallbacks: 2}), ck.CKR_ARGUMENTS_BAD)
 	wantRV(t, m.Initialize(ck.InitArgs{HasArgs: true, NoOSThreads: true}), ck.CKR_NEED_TO_CREATE_THREADS)
+	// p11-kit's and NSS's default: both flags. Accepted (then finalised).
+	must(t, m.Initialize(ck.InitArgs{HasArgs: true, NoOSThreads: true, OSLockingOK: true}))
+	must(t, m.Finalize())
 	wantRV(t, m.Initialize(ck.InitArgs{HasArgs: true, MutexCallbacks: 4}), ck.CKR_CANT_LOCK)
 	must(t, m.Initialize(ck.InitArgs{HasArgs: true, MutexCallbacks: 4, OSLockingOK: true}))
 	wantRV(t, m.Initialize(ck.InitArgs{}), ck.CKR_CRYPTOKI_ALREADY_INITIALIZED)

@@ -28,7 +28,7 @@ for l in body.split('\n')[1:]:
 
 EXTRA = '''
 	// PKCS#11 3.0 additions (OASIS pkcs11t.h 3.0) that the 2.40 list above lacks.
-	CKA_UNIQUE_ID                  = 0x0000010A
+	CKA_UNIQUE_ID                  = 0x00000004
 	CKA_PROFILE_ID                 = 0x00000601
 	CKA_X2RATCHET_BAG              = 0x00000602
 	CKO_PROFILE                    = 0x00000009

@@ -895,7 +895,7 @@ const (
 	CKF_EXCLUDE_PIN       = 0x00000010
 	CKF_USER_FRIENDLY_OTP = 0x00000020
 	// PKCS#11 3.0 additions (OASIS pkcs11t.h 3.0) that the 2.40 list above lacks.
-	CKA_UNIQUE_ID                     = 0x0000010A
+	CKA_UNIQUE_ID                     = 0x00000004
 	CKA_PROFILE_ID                    = 0x00000601
 	CKA_X2RATCHET_BAG                 = 0x00000602
 	CKO_PROFILE                       = 0x00000009
@@ -1025,6 +1025,7 @@ var attrNames = map[uint64]string{
 	0x1:        "CKA_TOKEN",
 	0x2:        "CKA_PRIVATE",
 	0x3:        "CKA_LABEL",
+	0x4:        "CKA_UNIQUE_ID",
 	0x10:       "CKA_APPLICATION",
 	0x11:       "CKA_VALUE",
 	0x12:       "CKA_OBJECT_ID",

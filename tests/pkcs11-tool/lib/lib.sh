@@ -1,0 +1,281 @@
+# Common pieces of the Craton client conformance scripts.
+#
+# Sourced (never run) by tests/pkcs11-tool/NN-*.sh; it lives in lib/ so that
+# the Makefile's `tests/pkcs11-tool/*.sh` glob matches only the tests.
+#
+#   CRATON_SO=/abs/path/libcraton.so bash tests/pkcs11-tool/10-token.sh
+#
+# What it gives a test script:
+#   - a scratch directory $WORK (removed on exit; CRATON_TEST_KEEP=1 keeps it)
+#     holding a fresh store ($STORE), a config file exported as CRATON_CONF
+#     (kdf_iterations = 1000, max_failures = 3) and the module's log ($LOGFILE);
+#   - p11 ARGS...        pkcs11-tool --module "$CRATON_SO" ARGS...
+#   - run CMD...         runs CMD, stdout+stderr into $OUT (a file), status in $RC
+#   - check NAME CMD...  run; passes when CMD exits 0
+#   - expect_fail NAME CMD...  run; passes when CMD exits non-zero
+#   - assertions on the last run's output ($OUT):
+#       assert_contains NAME TEXT, assert_not_contains NAME TEXT,
+#       assert_line_count NAME TEXT N (lines containing TEXT), assert_rv NAME CKR_X
+#   - assert_same NAME FILE1 FILE2 (byte compare), assert_true NAME CMD...
+#   - pass NAME / fail NAME WHY, skip NAME WHY, note TEXT
+#   - finish: prints "NAME: N passed, M failed" and exits 1 if anything failed.
+#   - init_token LABEL: --init-token with $SO_PIN, then --init-pin with $USER_PIN.
+# Every pkcs11-tool / p11tool call runs under `timeout` ($P11_TIMEOUT s), so a
+# hang in the module shows up as a failed check (status 124), not a stuck CI.
+
+set -Eeuo pipefail
+
+SO_PIN=12345678
+USER_PIN=87654321
+P11_TIMEOUT=${P11_TIMEOUT:-120}
+
+TEST_NAME=$(basename "$0" .sh)
+
+if [ -z "${CRATON_SO:-}" ]; then
+	echo "$TEST_NAME: CRATON_SO is not set (absolute path of libcraton.so)" >&2
+	exit 2
+fi
+case "$CRATON_SO" in
+/*) ;;
+*)
+	echo "$TEST_NAME: CRATON_SO must be an absolute path, got '$CRATON_SO'" >&2
+	exit 2
+	;;
+esac
+if [ ! -f "$CRATON_SO" ]; then
+	echo "$TEST_NAME: CRATON_SO=$CRATON_SO does not exist" >&2
+	exit 2
+fi
+for tool in pkcs11-tool python3 timeout; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "$TEST_NAME: required tool '$tool' not found" >&2
+		exit 2
+	fi
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/craton-$TEST_NAME.XXXXXX")
+STORE=$WORK/store
+LOGFILE=$WORK/craton.log
+OUT=$WORK/last-output
+RC=0
+PASSED=0
+FAILED=0
+FINISHED=0
+FAILED_NAMES=()
+
+_lib_on_exit() {
+	local rc=$?
+	if [ "$FINISHED" != 1 ]; then
+		# set -e (or an explicit exit) stopped the script before finish.
+		echo "$TEST_NAME: aborted (status $rc) after $PASSED passed, $FAILED failed" >&2
+		_lib_show_log
+		[ "$rc" -eq 0 ] && rc=1
+	fi
+	if [ "${CRATON_TEST_KEEP:-0}" = 1 ]; then
+		echo "$TEST_NAME: scratch directory kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap _lib_on_exit EXIT
+trap 'echo "$TEST_NAME: command failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+# The environment overrides beat the config file; keep them from leaking in.
+unset CRATON_STORE_PATH CRATON_LOG_LEVEL CRATON_LOG_FILE CRATON_FIPS_MODE
+export CRATON_CONF=$WORK/craton.toml
+cat >"$CRATON_CONF" <<EOF
+[store]
+path = "$STORE"
+
+[pin]
+kdf_iterations = 1000
+max_failures = 3
+
+[log]
+level = "warn"
+file = "$LOGFILE"
+EOF
+
+p11() {
+	timeout "$P11_TIMEOUT" pkcs11-tool --module "$CRATON_SO" "$@"
+}
+
+# run CMD...: stdout and stderr of CMD go to $OUT, its status to $RC.
+run() {
+	if "$@" >"$OUT" 2>&1; then RC=0; else RC=$?; fi
+}
+
+_lib_show_output() {
+	if [ -s "$OUT" ]; then
+		echo "    --- output (status $RC) ---"
+		head -n 60 "$OUT" | sed 's/^/    | /'
+	else
+		echo "    --- no output (status $RC) ---"
+	fi
+}
+
+_lib_show_log() {
+	if [ -s "$LOGFILE" ]; then
+		echo "    --- last lines of $LOGFILE ---" >&2
+		tail -n 20 "$LOGFILE" | sed 's/^/    | /' >&2
+	fi
+}
+
+pass() {
+	PASSED=$((PASSED + 1))
+	echo "ok   - $1"
+}
+
+# fail NAME [WHY]
+fail() {
+	FAILED=$((FAILED + 1))
+	FAILED_NAMES+=("$1")
+	echo "FAIL - $1${2:+: $2}"
+}
+
+skip() {
+	echo "skip - $1${2:+: $2}"
+}
+
+note() {
+	echo "note - $*"
+}
+
+# check NAME CMD...: passes when CMD exits 0.
+check() {
+	local name=$1
+	shift
+	run "$@"
+	if [ "$RC" -eq 0 ]; then
+		pass "$name"
+	else
+		fail "$name" "exit status $RC from: $*"
+		_lib_show_output
+	fi
+}
+
+# expect_fail NAME CMD...: passes when CMD exits non-zero (but not on a
+# timeout or a crash of the host: those are never the expected failure).
+expect_fail() {
+	local name=$1
+	shift
+	run "$@"
+	if [ "$RC" -eq 0 ]; then
+		fail "$name" "expected failure, got success from: $*"
+		_lib_show_output
+	elif [ "$RC" -eq 124 ] || [ "$RC" -ge 128 ]; then
+		fail "$name" "status $RC (timeout or signal) from: $*"
+		_lib_show_output
+	else
+		pass "$name"
+	fi
+}
+
+# assert_contains NAME TEXT: the last output contains TEXT (fixed string).
+assert_contains() {
+	if grep -q -F -e "$2" "$OUT"; then
+		pass "$1"
+	else
+		fail "$1" "output lacks '$2'"
+		_lib_show_output
+	fi
+}
+
+assert_not_contains() {
+	if grep -q -F -e "$2" "$OUT"; then
+		fail "$1" "output contains '$2'"
+		_lib_show_output
+	else
+		pass "$1"
+	fi
+}
+
+# assert_line_count NAME TEXT N: exactly N lines of the last output contain TEXT.
+assert_line_count() {
+	local n
+	n=$(grep -c -F -e "$2" "$OUT" || true)
+	if [ "$n" -eq "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "$n lines contain '$2', expected $3"
+		_lib_show_output
+	fi
+}
+
+# assert_rv NAME CKR_X: the last output reports rv = CKR_X (pkcs11-tool's wording).
+assert_rv() {
+	assert_contains "$1" "rv = $2 "
+}
+
+# assert_same NAME FILE1 FILE2: byte-identical files.
+assert_same() {
+	if [ ! -f "$2" ] || [ ! -f "$3" ]; then
+		fail "$1" "missing file: $2 or $3"
+	elif cmp -s "$2" "$3"; then
+		pass "$1"
+	else
+		fail "$1" "$2 and $3 differ ($(wc -c <"$2") vs $(wc -c <"$3") bytes)"
+	fi
+}
+
+# assert_true NAME CMD...: CMD (a test, not a client call) succeeds.
+assert_true() {
+	local name=$1
+	shift
+	if "$@"; then
+		pass "$name"
+	else
+		fail "$name" "not true: $*"
+	fi
+}
+
+# init_token LABEL: a fresh token with $SO_PIN and $USER_PIN.
+init_token() {
+	check "init token '$1'" p11 --init-token --label "$1" --so-pin "$SO_PIN"
+	check "init user PIN of '$1'" p11 --init-pin --login --login-type so \
+		--so-pin "$SO_PIN" --new-pin "$USER_PIN"
+}
+
+# files_containing DIR FILE: prints how many files under DIR (recursively,
+# any kind of regular file: database, WAL, journal, ...) contain the raw
+# bytes of FILE anywhere. Pure python: no text/locale games with binary.
+files_containing() {
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+root, needle_file = sys.argv[1], sys.argv[2]
+needle = open(needle_file, "rb").read()
+assert needle, "empty needle"
+hits = 0
+for dirpath, _, names in os.walk(root):
+    for n in names:
+        p = os.path.join(dirpath, n)
+        if not os.path.isfile(p):
+            continue
+        with open(p, "rb") as f:
+            if needle in f.read():
+                hits += 1
+                print("found in " + p, file=sys.stderr)
+print(hits)
+PY
+}
+
+# random_bytes N FILE: N random bytes into FILE.
+random_bytes() {
+	python3 -c 'import os, sys; sys.stdout.buffer.write(os.urandom(int(sys.argv[1])))' "$1" >"$2"
+}
+
+finish() {
+	FINISHED=1
+	trap - ERR
+	if [ "$FAILED" -ne 0 ]; then
+		echo "failed checks:"
+		printf '  - %s\n' "${FAILED_NAMES[@]}"
+		_lib_show_log
+	fi
+	echo "$TEST_NAME: $PASSED passed, $FAILED failed"
+	if [ "$FAILED" -ne 0 ]; then
+		exit 1
+	fi
+	exit 0
+}
