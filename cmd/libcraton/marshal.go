@@ -129,9 +129,11 @@ func copyTemplate(p C.CK_ATTRIBUTE_PTR, n C.CK_ULONG) (ck.Template, error) {
 // ulParameterLen bytes at pParameter. pMechanism NULL, or pParameter NULL
 // with ulParameterLen > 0, is CKR_ARGUMENTS_BAD.
 //
-// Parameters that hold pointers (CK_GCM_PARAMS, CK_RSA_PKCS_OAEP_PARAMS,
-// CK_ECDH1_DERIVE_PARAMS, CK_HKDF_PARAMS) are not usable as flat bytes: the
-// mechanisms work deep-copies them here, by mechanism type, into Go values.
+// For parameter structs that hold pointers (ck.ParamLayouts: CK_GCM_PARAMS,
+// CK_RSA_PKCS_OAEP_PARAMS, CK_ECDH1_DERIVE_PARAMS, CK_HKDF_PARAMS,
+// CK_EDDSA_PARAMS) the buffers they point to are copied into Bufs too; a
+// struct of the wrong size or a NULL buffer with a length is
+// CKR_MECHANISM_PARAM_INVALID. The ck decoders check the rest.
 func copyMechanism(p C.CK_MECHANISM_PTR) (ck.Mechanism, error) {
 	if p == nil {
 		return ck.Mechanism{}, ck.CKR_ARGUMENTS_BAD
@@ -140,7 +142,28 @@ func copyMechanism(p C.CK_MECHANISM_PTR) (ck.Mechanism, error) {
 	if err != nil {
 		return ck.Mechanism{}, err
 	}
-	return ck.Mechanism{Type: uint64(p.mechanism), Param: param}, nil
+	m := ck.Mechanism{Type: uint64(p.mechanism), Param: param}
+	layout, ok := ck.ParamLayouts[m.Type]
+	if !ok || p.pParameter == nil {
+		return m, nil
+	}
+	if len(param) != layout.Size {
+		return ck.Mechanism{}, ck.CKR_MECHANISM_PARAM_INVALID
+	}
+	base := unsafe.Pointer(p.pParameter)
+	for _, f := range layout.Fields {
+		ptr := *(*unsafe.Pointer)(unsafe.Add(base, f.Ptr))
+		n := *(*C.CK_ULONG)(unsafe.Add(base, f.Len))
+		buf, err := bytesIn(ptr, n, maxValueLen)
+		if err != nil {
+			return ck.Mechanism{}, ck.CKR_MECHANISM_PARAM_INVALID
+		}
+		if buf == nil {
+			buf = []byte{}
+		}
+		m.Bufs = append(m.Bufs, buf)
+	}
+	return m, nil
 }
 
 // outCap gives the capacity of a byte output in the api.go convention: -1

@@ -122,10 +122,14 @@ type AttrAnswer struct {
 }
 
 // Mechanism is a CK_MECHANISM. Param holds the bytes of pParameter as the C
-// layer copied them; structured parameters are decoded by the mechanism.
+// layer copied them. For parameter structs that hold pointers (see
+// ParamLayouts), Bufs holds copies of the buffers they point to, in the order
+// the layout lists them; the pointer fields inside Param are meaningless in
+// Go. The Decode* functions in params.go turn these into typed values.
 type Mechanism struct {
 	Type  uint64
 	Param []byte
+	Bufs  [][]byte
 }
 
 // Version is a CK_VERSION.
