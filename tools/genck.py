@@ -50,6 +50,7 @@ EXTRA = '''
 	CKM_HKDF_DERIVE            = 0x0000402a
 	CKM_HKDF_DATA              = 0x0000402b
 	CKM_HKDF_KEY_GEN           = 0x0000402c
+	CKM_AES_KEY_WRAP_KWP       = 0x0000210B
 	CKK_EC_EDWARDS             = 0x00000040
 	CKK_EC_MONTGOMERY          = 0x00000041
 	CKK_HKDF                   = 0x00000042

@@ -19,6 +19,7 @@ func TestThreeZeroValues(t *testing.T) {
 		"CKM_HKDF_DERIVE":             {CKM_HKDF_DERIVE, 0x402a},
 		"CKM_HKDF_DATA":               {CKM_HKDF_DATA, 0x402b},
 		"CKM_HKDF_KEY_GEN":            {CKM_HKDF_KEY_GEN, 0x402c},
+		"CKM_AES_KEY_WRAP_KWP":        {CKM_AES_KEY_WRAP_KWP, 0x210b},
 		"CKK_EC_EDWARDS":              {CKK_EC_EDWARDS, 0x40},
 		"CKK_HKDF":                    {CKK_HKDF, 0x42},
 		"CKF_FIND_OBJECTS":            {CKF_FIND_OBJECTS, 0x40},

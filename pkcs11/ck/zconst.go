@@ -915,6 +915,7 @@ const (
 	CKM_HKDF_DERIVE                   = 0x0000402a
 	CKM_HKDF_DATA                     = 0x0000402b
 	CKM_HKDF_KEY_GEN                  = 0x0000402c
+	CKM_AES_KEY_WRAP_KWP              = 0x0000210B
 	CKK_EC_EDWARDS                    = 0x00000040
 	CKK_EC_MONTGOMERY                 = 0x00000041
 	CKK_HKDF                          = 0x00000042
@@ -1487,6 +1488,7 @@ var mechNames = map[uint64]string{
 	0x2108:     "CKM_AES_CFB1",
 	0x2109:     "CKM_AES_KEY_WRAP",
 	0x210a:     "CKM_AES_KEY_WRAP_PAD",
+	0x210b:     "CKM_AES_KEY_WRAP_KWP",
 	0x4001:     "CKM_RSA_PKCS_TPM_1_1",
 	0x4002:     "CKM_RSA_PKCS_OAEP_TPM_1_1",
 	0x402a:     "CKM_HKDF_DERIVE",

@@ -1,0 +1,266 @@
+package backend
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/asn1"
+	"math/big"
+
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+)
+
+// Attrs is a key object's attributes, as the token holds them.
+type Attrs = map[uint64][]byte
+
+// Curve OIDs, DER-encoded as CKA_EC_PARAMS holds them.
+var (
+	oidP256    = []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
+	oidP384    = []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}
+	oidP521    = []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}
+	oidEd25519 = []byte{0x06, 0x03, 0x2b, 0x65, 0x70}
+	// PKCS#11 3.0 also names Edwards curves by PrintableString.
+	nameEd25519 = []byte{0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'}
+)
+
+// curveOf maps CKA_EC_PARAMS to a NIST curve.
+func curveOf(params []byte) (elliptic.Curve, error) {
+	switch {
+	case bytes.Equal(params, oidP256):
+		return elliptic.P256(), nil
+	case bytes.Equal(params, oidP384):
+		return elliptic.P384(), nil
+	case bytes.Equal(params, oidP521):
+		return elliptic.P521(), nil
+	}
+	return nil, Errorf(CKR_CURVE_NOT_SUPPORTED, "CKA_EC_PARAMS names no supported curve (P-256, P-384, P-521)")
+}
+
+func isEd25519Params(params []byte) bool {
+	return bytes.Equal(params, oidEd25519) || bytes.Equal(params, nameEd25519)
+}
+
+// ECPointDER wraps a raw EC point in the DER OCTET STRING that
+// CKA_EC_POINT holds.
+func ECPointDER(raw []byte) []byte {
+	b, _ := asn1.Marshal(raw)
+	return b
+}
+
+// ecPointRaw accepts CKA_EC_POINT or ECDH public data either DER-wrapped or
+// raw, and returns the raw point of the expected length.
+func ecPointRaw(b []byte, rawLen int) []byte {
+	if len(b) == rawLen {
+		return b
+	}
+	var raw []byte
+	if rest, err := asn1.Unmarshal(b, &raw); err == nil && len(rest) == 0 && len(raw) == rawLen {
+		return raw
+	}
+	return nil
+}
+
+func pointLen(c elliptic.Curve) int { return 1 + 2*((c.Params().BitSize+7)/8) }
+
+func keyErr(what string) error { return Errorf(CKR_KEY_TYPE_INCONSISTENT, "%s", what) }
+
+// rsaPublic builds an RSA public key and enforces the 2048-bit floor: a
+// smaller key is refused for every operation with CKR_MECHANISM_INVALID.
+func rsaPublic(a Attrs) (*rsa.PublicKey, error) {
+	n := new(big.Int).SetBytes(a[CKA_MODULUS])
+	e := new(big.Int).SetBytes(a[CKA_PUBLIC_EXPONENT])
+	if n.Sign() == 0 || !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
+		return nil, keyErr("RSA key without a usable modulus and public exponent")
+	}
+	if n.BitLen() < 2048 {
+		return nil, Errorf(CKR_MECHANISM_INVALID, "RSA key of %d bits; the minimum is 2048", n.BitLen())
+	}
+	if n.BitLen() > 16384 {
+		return nil, keyErr("RSA modulus too large")
+	}
+	return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
+}
+
+func rsaPrivate(a Attrs) (*rsa.PrivateKey, error) {
+	pub, err := rsaPublic(a)
+	if err != nil {
+		return nil, err
+	}
+	p, q := a[CKA_PRIME_1], a[CKA_PRIME_2]
+	if len(p) == 0 || len(q) == 0 {
+		return nil, keyErr("RSA private key without its primes (CKA_PRIME_1, CKA_PRIME_2)")
+	}
+	k := &rsa.PrivateKey{PublicKey: *pub, D: new(big.Int).SetBytes(a[CKA_PRIVATE_EXPONENT]),
+		Primes: []*big.Int{new(big.Int).SetBytes(p), new(big.Int).SetBytes(q)}}
+	if err := k.Validate(); err != nil {
+		return nil, keyErr("RSA private key does not validate")
+	}
+	k.Precompute()
+	return k, nil
+}
+
+func ecPrivate(a Attrs) (*ecdsa.PrivateKey, error) {
+	c, err := curveOf(a[CKA_EC_PARAMS])
+	if err != nil {
+		return nil, err
+	}
+	d := a[CKA_VALUE]
+	size := (c.Params().BitSize + 7) / 8
+	if len(d) < size {
+		// Some clients strip leading zeros of the scalar.
+		d = append(make([]byte, size-len(d)), d...)
+	}
+	k, err := ecdsa.ParseRawPrivateKey(c, d)
+	if err != nil {
+		return nil, keyErr("EC private value does not fit its curve")
+	}
+	return k, nil
+}
+
+func ecPublic(a Attrs) (*ecdsa.PublicKey, error) {
+	c, err := curveOf(a[CKA_EC_PARAMS])
+	if err != nil {
+		return nil, err
+	}
+	raw := ecPointRaw(a[CKA_EC_POINT], pointLen(c))
+	if raw == nil {
+		return nil, keyErr("CKA_EC_POINT is not an uncompressed point of its curve")
+	}
+	k, err := ecdsa.ParseUncompressedPublicKey(c, raw)
+	if err != nil {
+		return nil, keyErr("CKA_EC_POINT is not on its curve")
+	}
+	return k, nil
+}
+
+func edPrivate(a Attrs) (ed25519.PrivateKey, error) {
+	if !isEd25519Params(a[CKA_EC_PARAMS]) {
+		return nil, Errorf(CKR_CURVE_NOT_SUPPORTED, "only Ed25519 Edwards keys are supported")
+	}
+	if len(a[CKA_VALUE]) != ed25519.SeedSize {
+		return nil, keyErr("Ed25519 private value must be 32 bytes")
+	}
+	return ed25519.NewKeyFromSeed(a[CKA_VALUE]), nil
+}
+
+func edPublic(a Attrs) (ed25519.PublicKey, error) {
+	if !isEd25519Params(a[CKA_EC_PARAMS]) {
+		return nil, Errorf(CKR_CURVE_NOT_SUPPORTED, "only Ed25519 Edwards keys are supported")
+	}
+	raw := ecPointRaw(a[CKA_EC_POINT], ed25519.PublicKeySize)
+	if raw == nil {
+		return nil, keyErr("Ed25519 CKA_EC_POINT must hold 32 bytes")
+	}
+	return ed25519.PublicKey(raw), nil
+}
+
+// KeyPair is a generated key pair's computed attributes.
+type KeyPair struct{ Public, Private Attrs }
+
+// GenerateKey makes a secret key's value for mech (CKM_AES_KEY_GEN,
+// CKM_GENERIC_SECRET_KEY_GEN, CKM_HKDF_KEY_GEN), of valueLen bytes.
+func (b *Backend) GenerateKey(mech uint64, valueLen uint64) ([]byte, error) {
+	info, err := b.Info(mech)
+	if err != nil || info.Flags&CKF_GENERATE == 0 {
+		return nil, ErrMechanismInvalid
+	}
+	if valueLen < info.MinKeySize || valueLen > info.MaxKeySize || (mech == CKM_AES_KEY_GEN && valueLen != 16 && valueLen != 24 && valueLen != 32) {
+		return nil, Errorf(CKR_KEY_SIZE_RANGE, "%d-byte key for %s", valueLen, MechName(mech))
+	}
+	return Random(int(valueLen)), nil
+}
+
+// GenerateKeyPair makes a key pair for mech from the public template's
+// parameters (CKA_MODULUS_BITS and CKA_PUBLIC_EXPONENT, or CKA_EC_PARAMS).
+func (b *Backend) GenerateKeyPair(mech uint64, pub Attrs) (KeyPair, error) {
+	if b.allowedOps(mech)&opGenPair == 0 {
+		return KeyPair{}, ErrMechanismInvalid
+	}
+	switch mech {
+	case CKM_RSA_PKCS_KEY_PAIR_GEN:
+		bitsV, ok := pub[CKA_MODULUS_BITS]
+		if !ok {
+			return KeyPair{}, Errorf(CKR_TEMPLATE_INCOMPLETE, "no CKA_MODULUS_BITS")
+		}
+		bits, err := DecodeULong(bitsV)
+		if err != nil {
+			return KeyPair{}, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_MODULUS_BITS")
+		}
+		if bits < 2048 || bits > 4096 {
+			return KeyPair{}, Errorf(CKR_KEY_SIZE_RANGE, "RSA-%d; Craton makes 2048 to 4096-bit keys", bits)
+		}
+		if e, ok := pub[CKA_PUBLIC_EXPONENT]; ok && new(big.Int).SetBytes(e).Cmp(big.NewInt(65537)) != 0 {
+			return KeyPair{}, Errorf(CKR_TEMPLATE_INCONSISTENT, "only the public exponent 65537 is generated")
+		}
+		k, err := rsa.GenerateKey(rand.Reader, int(bits))
+		if err != nil {
+			return KeyPair{}, err
+		}
+		e := big.NewInt(int64(k.E)).Bytes()
+		return KeyPair{
+			Public: Attrs{CKA_MODULUS: k.N.Bytes(), CKA_PUBLIC_EXPONENT: e},
+			Private: Attrs{CKA_MODULUS: k.N.Bytes(), CKA_PUBLIC_EXPONENT: e, CKA_PRIVATE_EXPONENT: k.D.Bytes(),
+				CKA_PRIME_1: k.Primes[0].Bytes(), CKA_PRIME_2: k.Primes[1].Bytes(),
+				CKA_EXPONENT_1: k.Precomputed.Dp.Bytes(), CKA_EXPONENT_2: k.Precomputed.Dq.Bytes(),
+				CKA_COEFFICIENT: k.Precomputed.Qinv.Bytes()},
+		}, nil
+	case CKM_EC_KEY_PAIR_GEN:
+		params, ok := pub[CKA_EC_PARAMS]
+		if !ok {
+			return KeyPair{}, Errorf(CKR_TEMPLATE_INCOMPLETE, "no CKA_EC_PARAMS")
+		}
+		c, err := curveOf(params)
+		if err != nil {
+			return KeyPair{}, err
+		}
+		k, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			return KeyPair{}, err
+		}
+		d, _ := k.Bytes()
+		q, _ := k.PublicKey.Bytes()
+		return KeyPair{
+			Public:  Attrs{CKA_EC_PARAMS: params, CKA_EC_POINT: ECPointDER(q)},
+			Private: Attrs{CKA_EC_PARAMS: params, CKA_VALUE: d, CKA_EC_POINT: ECPointDER(q)},
+		}, nil
+	case CKM_EC_EDWARDS_KEY_PAIR_GEN:
+		params, ok := pub[CKA_EC_PARAMS]
+		if !ok {
+			return KeyPair{}, Errorf(CKR_TEMPLATE_INCOMPLETE, "no CKA_EC_PARAMS")
+		}
+		if !isEd25519Params(params) {
+			return KeyPair{}, Errorf(CKR_CURVE_NOT_SUPPORTED, "only Ed25519 is generated")
+		}
+		pk, sk, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return KeyPair{}, err
+		}
+		return KeyPair{
+			Public:  Attrs{CKA_EC_PARAMS: params, CKA_EC_POINT: ECPointDER(pk)},
+			Private: Attrs{CKA_EC_PARAMS: params, CKA_VALUE: sk.Seed(), CKA_EC_POINT: ECPointDER(pk)},
+		}, nil
+	}
+	return KeyPair{}, ErrMechanismInvalid
+}
+
+// KeyBits reports a key's size as C_GetMechanismInfo counts it, for the
+// range check at operation start.
+func keyBits(keyType uint64, a Attrs) uint64 {
+	switch keyType {
+	case CKK_RSA:
+		return uint64(new(big.Int).SetBytes(a[CKA_MODULUS]).BitLen())
+	case CKK_EC:
+		if c, err := curveOf(a[CKA_EC_PARAMS]); err == nil {
+			return uint64(c.Params().BitSize)
+		}
+	case CKK_EC_EDWARDS:
+		return 255
+	}
+	return uint64(len(a[CKA_VALUE]))
+}
+
+var _ = ecdh.P256 // ECDH lives in derive.go
