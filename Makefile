@@ -4,7 +4,7 @@
 GO        ?= go
 SO        := $(CURDIR)/libcraton.so
 FIPS_SO   := $(CURDIR)/libcraton-fips.so
-BUILD     := $(CURDIR)/build
+BUILD     := build
 LDFLAGS   := -extldflags -Wl,--version-script=$(CURDIR)/cmd/libcraton/exports.map
 GOFILES   := $(shell find . -name '*.go' -not -path './build/*') $(wildcard cmd/libcraton/*.c cmd/libcraton/*.h)
 # Fuzz time per target in `make test` (CI); `make fuzz` runs longer.
@@ -27,7 +27,7 @@ symbols: $(SO)
 	echo "symbols: $$n C_* exported, nothing else"; \
 	test "$$n" -eq 92
 
-$(BUILD)/%: tests/harness/%.c cmd/libcraton/pkcs11.h
+$(BUILD)/%: tests/harness/%.c tests/harness/harness.h cmd/libcraton/pkcs11.h
 	@mkdir -p $(BUILD)
 	$(CC) -O1 -g -Wall -Wextra -Werror -I cmd/libcraton -o $@ $< -ldl -lpthread
 
@@ -41,7 +41,7 @@ unit:
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /cmd/libcraton)
 
 integration: $(SO) $(HARNESS)
-	@for h in $(HARNESS); do echo "== $$h"; CRATON_SO=$(SO) $$h || exit 1; done
+	@for h in $(HARNESS); do echo "== $$h"; CRATON_SO=$(SO) ./$$h || exit 1; done
 	CRATON_SO=$(SO) $(GO) test -tags integration -count=1 -timeout 15m ./tests/integration/
 
 clients: $(SO)

@@ -1,10 +1,16 @@
 package pkcs11
 
 import (
+	"bytes"
+
 	"github.com/craton-hsm/craton/pkcs11/ck"
 	"github.com/craton-hsm/craton/session"
 	"github.com/craton-hsm/craton/slots"
 )
+
+// errCorrupt answers every use of a stored object whose record does not
+// decode (see slots.Object.Corrupt); the token has logged the details.
+var errCorrupt = ck.Errorf(ck.CKR_DEVICE_ERROR, "object record does not decode")
 
 // mayStore checks that session s may hold object o: a token object needs a
 // read/write session, a private object a user login.
@@ -64,6 +70,10 @@ func (m *Module) CopyObject(sh, oh uint64, tmpl ck.Template) (uint64, error) {
 	if err != nil {
 		return 0, st.logged("C_CopyObject", err)
 	}
+	defer o.Release()
+	if o.Corrupt {
+		return 0, st.logged("C_CopyObject", errCorrupt)
+	}
 	if !o.Bool(ck.CKA_COPYABLE) {
 		return 0, ck.CKR_ACTION_PROHIBITED
 	}
@@ -98,10 +108,13 @@ func (m *Module) DestroyObject(sh, oh uint64) error {
 	if err != nil {
 		return st.logged("C_DestroyObject", err)
 	}
+	defer o.Release()
 	if err := mayWrite(s, o); err != nil {
 		return err
 	}
-	if !o.Bool(ck.CKA_DESTROYABLE) {
+	// A record that no longer decodes can always be destroyed: it is the
+	// only way to recover from it.
+	if !o.Bool(ck.CKA_DESTROYABLE) && !o.Corrupt {
 		return ck.CKR_ACTION_PROHIBITED
 	}
 	return st.logged("C_DestroyObject", t.DestroyObject(oh))
@@ -121,6 +134,10 @@ func (m *Module) GetObjectSize(sh, oh uint64) (uint64, error) {
 	o, err := t.Object(oh)
 	if err != nil {
 		return 0, st.logged("C_GetObjectSize", err)
+	}
+	defer o.Release()
+	if o.Corrupt {
+		return 0, st.logged("C_GetObjectSize", errCorrupt)
 	}
 	return uint64(len(slots.EncodeAttrs(o.Attrs))), nil
 }
@@ -142,6 +159,10 @@ func (m *Module) GetAttributeValue(sh, oh uint64, q []ck.AttrQuery) ([]ck.AttrAn
 	if err != nil {
 		return nil, st.logged("C_GetAttributeValue", err)
 	}
+	defer o.Release()
+	if o.Corrupt {
+		return nil, st.logged("C_GetAttributeValue", errCorrupt)
+	}
 	answers := make([]ck.AttrAnswer, len(q))
 	var sensitive, invalid, short bool
 	for i, a := range q {
@@ -156,7 +177,9 @@ func (m *Module) GetAttributeValue(sh, oh uint64, q []ck.AttrQuery) ([]ck.AttrAn
 		case a.Cap < int64(len(v)):
 			answers[i].Len, short = ck.Unavailable, true
 		default:
-			answers[i] = ck.AttrAnswer{Value: v, Len: uint64(len(v))}
+			// A copy: the caller copies answers out after this call has
+			// released the object, which may then be wiped.
+			answers[i] = ck.AttrAnswer{Value: bytes.Clone(v), Len: uint64(len(v))}
 		}
 	}
 	switch {
@@ -184,6 +207,10 @@ func (m *Module) SetAttributeValue(sh, oh uint64, tmpl ck.Template) error {
 	o, err := t.Object(oh)
 	if err != nil {
 		return st.logged("C_SetAttributeValue", err)
+	}
+	defer o.Release()
+	if o.Corrupt {
+		return st.logged("C_SetAttributeValue", errCorrupt)
 	}
 	if err := mayWrite(s, o); err != nil {
 		return err

@@ -114,6 +114,11 @@ func (m *Module) Login(sh, userType uint64, pin []byte) error {
 	if err != nil {
 		return err
 	}
+	if pin == nil {
+		// A NULL PIN asks for a protected authentication path, which a soft
+		// token does not have; refuse without spending a PIN attempt.
+		return ck.Errorf(ck.CKR_ARGUMENTS_BAD, "NULL PIN: no protected authentication path")
+	}
 	switch userType {
 	case ck.CKU_SO, ck.CKU_USER:
 	case ck.CKU_CONTEXT_SPECIFIC:

@@ -110,13 +110,18 @@ func (m *Module) GetMechanismInfo(slot, mech uint64) (ck.MechanismInfo, error) {
 }
 
 // WaitForSlotEvent is C_WaitForSlotEvent. Slots never change (a soft token's
-// tokens are always present), so there is no event to wait for.
+// tokens are always present): a non-blocking call gets CKR_NO_EVENT, and a
+// blocking one CKR_FUNCTION_NOT_SUPPORTED rather than a wait without end.
 func (m *Module) WaitForSlotEvent(flags uint64) (uint64, error) {
 	_, done, err := m.enter()
 	if err != nil {
 		return 0, err
 	}
 	defer done()
+	if flags&ck.CKF_DONT_BLOCK != 0 {
+		return 0, ck.CKR_NO_EVENT
+	}
+	// Blocking would wait forever.
 	return 0, ck.CKR_FUNCTION_NOT_SUPPORTED
 }
 

@@ -1,7 +1,10 @@
 package slots
 
 import (
+	"bytes"
 	"encoding/hex"
+	"sync"
+	"sync/atomic"
 	"maps"
 	"slices"
 
@@ -11,7 +14,13 @@ import (
 
 // Object is one PKCS#11 object: its attributes, decoded and in clear, in
 // process memory. Objects are immutable once published: a change makes a new
-// Object (copy on write), so readers never need the token lock to read one.
+// Object (copy on write, sharing no buffers), so readers never need the
+// token lock to read one.
+//
+// Key material is wiped when the token retires an object (destroy, logout,
+// a newer version, C_Finalize) — but only once no caller still holds it:
+// Token.Object hands out a reference that the caller must Release, and the
+// wipe waits for the last one. A reader therefore never sees a zeroed key.
 type Object struct {
 	Handle uint64
 	Attrs  map[uint64][]byte
@@ -24,6 +33,34 @@ type Object struct {
 	// was not loaded, because no one is logged in. Its other attributes are
 	// here; its key material is not.
 	Locked bool
+	// Corrupt: the sealed part of the stored record does not open (changed
+	// on disk, or sealed under another token key). Only destroying it works.
+	Corrupt bool
+
+	refs     atomic.Int32
+	retired  atomic.Bool
+	wipeOnce sync.Once
+}
+
+// acquire takes a reference; the token calls it under its lock, while the
+// object is still reachable.
+func (o *Object) acquire() *Object { o.refs.Add(1); return o }
+
+// Release gives back a reference from Token.Object.
+func (o *Object) Release() {
+	if o.refs.Add(-1) == 0 && o.retired.Load() {
+		o.wipeOnce.Do(o.wipe)
+	}
+}
+
+// retire marks an object the token no longer reaches; its key material is
+// wiped now or when the last reference is released. Called under the token
+// lock after the object left every map, so no new reference can appear.
+func (o *Object) retire() {
+	o.retired.Store(true)
+	if o.refs.Load() == 0 {
+		o.wipeOnce.Do(o.wipe)
+	}
 }
 
 func (o *Object) ulong(t uint64) uint64 {
@@ -61,9 +98,9 @@ func (o *Object) Sensitive() bool {
 	return o.Bool(CKA_SENSITIVE) || !o.Bool(CKA_EXTRACTABLE)
 }
 
-// Wipe zeroes the object's secret values: best effort in Go, the buffers are
-// the ones the object owns.
-func (o *Object) Wipe() {
+// wipe zeroes the object's secret values: best effort in Go, the buffers are
+// the ones the object owns (no other Object shares them).
+func (o *Object) wipe() {
 	for t, v := range o.Attrs {
 		if o.IsSecret(t) {
 			clear(v)
@@ -269,7 +306,10 @@ const (
 // it. CKA_MODIFIABLE is the caller's to check (it is CKR_ACTION_PROHIBITED).
 func (o *Object) Changed(tmpl Template, mode ChangeMode, isSO bool) (*Object, error) {
 	class, keyType := o.Class(), o.KeyType()
-	attrs := maps.Clone(o.Attrs)
+	attrs := make(map[uint64][]byte, len(o.Attrs))
+	for t, v := range o.Attrs {
+		attrs[t] = bytes.Clone(v)
+	}
 	for _, a := range tmpl {
 		s, ok := specFor(class, keyType, a.Type)
 		if !ok {

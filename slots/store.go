@@ -184,13 +184,23 @@ func (s *Store) SetPIN(which PINSlot, gen int64, p PINRecord) error {
 // ErrTokenChanged: another process re-initialised the token meanwhile.
 var ErrTokenChanged = errors.New("slots: token was re-initialised by another process")
 
-// AddFailure counts one wrong PIN and returns the new count.
-func (s *Store) AddFailure(which PINSlot) (int, error) {
-	var n int
-	err := s.tx(func(tx *sql.Tx) error {
-		return tx.QueryRow(fmt.Sprintf(`UPDATE token SET %[1]s_failures = %[1]s_failures + 1 WHERE id = 1 RETURNING %[1]s_failures`, which)).Scan(&n)
+// BeginAttempt counts a PIN attempt as a failure before the PIN is checked,
+// in one atomic step with the lock check: it returns the new count, or
+// ok = false when the PIN is already locked (count at max). A correct PIN
+// then resets the count. Counting first means parallel guesses, in this
+// process or others, can never run more PIN checks than max allows, and a
+// crash mid-check errs on the side of the lock.
+func (s *Store) BeginAttempt(which PINSlot, max int) (n int, ok bool, err error) {
+	err = s.tx(func(tx *sql.Tx) error {
+		err := tx.QueryRow(fmt.Sprintf(`UPDATE token SET %[1]s_failures = %[1]s_failures + 1
+			WHERE id = 1 AND %[1]s_failures < ? RETURNING %[1]s_failures`, which), max).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		ok = err == nil
+		return err
 	})
-	return n, err
+	return n, ok, err
 }
 
 // ResetFailures clears the failure count after a good PIN.
@@ -209,6 +219,32 @@ type Row struct {
 	Sealed  []byte // encoded attributes sealed under the token key, or nil
 	Version int64
 	Tags    [][]byte
+	// Generation, when not 0, is the token generation whose key sealed this
+	// row: the write is refused with ErrTokenChanged if the token has been
+	// re-initialised since, so a stale login can never store a record the
+	// new token key cannot open.
+	Generation int64
+}
+
+func checkGeneration(tx *sql.Tx, gen int64) error {
+	if gen == 0 {
+		return nil
+	}
+	var cur int64
+	if err := tx.QueryRow(`SELECT generation FROM token WHERE id = 1`).Scan(&cur); err != nil {
+		return err
+	}
+	if cur != gen {
+		return ErrTokenChanged
+	}
+	return nil
+}
+
+// Generation reads the token's generation (bumped by every C_InitToken).
+func (s *Store) Generation() (int64, error) {
+	var g int64
+	err := s.db.QueryRow(`SELECT generation FROM token WHERE id = 1`).Scan(&g)
+	return g, err
 }
 
 // Insert stores a new object and returns its handle.
@@ -231,6 +267,9 @@ func insertRow(tx *sql.Tx, r Row) error {
 }
 
 func insertRowID(tx *sql.Tx, r Row) (int64, error) {
+	if err := checkGeneration(tx, r.Generation); err != nil {
+		return 0, err
+	}
 	var h int64
 	if err := tx.QueryRow(`INSERT INTO objects (private, clear, sealed) VALUES (?, ?, ?) RETURNING handle`,
 		r.Private, r.Clear, r.Sealed).Scan(&h); err != nil {
@@ -254,6 +293,9 @@ func insertTags(tx *sql.Tx, h int64, tags [][]byte) error {
 func (s *Store) Update(r Row, wantVersion int64) (int64, error) {
 	var v int64
 	err := s.tx(func(tx *sql.Tx) error {
+		if err := checkGeneration(tx, r.Generation); err != nil {
+			return err
+		}
 		err := tx.QueryRow(`UPDATE objects SET private = ?, clear = ?, sealed = ?, version = version + 1
 			WHERE handle = ? AND version = ? RETURNING version`, r.Private, r.Clear, r.Sealed, r.Handle, wantVersion).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -83,7 +83,7 @@ func (t *Token) Close() error {
 	defer t.mu.Unlock()
 	t.forgetKeysLocked()
 	for _, o := range t.sessObjs {
-		o.Wipe()
+		o.retire()
 	}
 	t.sessObjs = map[uint64]*Object{}
 	return t.store.Close()
@@ -95,7 +95,7 @@ func (t *Token) forgetKeysLocked() {
 	t.tokenKey, t.indexKey = nil, nil
 	t.login = NotLoggedIn
 	for _, o := range t.cache {
-		o.Wipe()
+		o.retire()
 	}
 	t.cache = map[int64]*Object{}
 }
@@ -184,11 +184,16 @@ func (t *Token) newPINRecord(which PINSlot, pin, tokenKey []byte) (PINRecord, er
 	return PINRecord{Salt: salt, Verifier: append([]byte{}, keys.Verifier[:]...), Wrapped: wrapped, Iterations: t.KDFIterations}, nil
 }
 
-// checkPIN verifies pin against the stored record, counting a failure
-// persistently, and returns the unwrapped token key.
+// checkPIN verifies pin against the stored record and returns the
+// unwrapped token key. The attempt is counted before PBKDF2 runs (see
+// Store.BeginAttempt) and the count is cleared when the PIN is right.
 func (t *Token) checkPIN(which PINSlot, p PINRecord, pin []byte) ([]byte, error) {
-	if p.Failures >= t.MaxFailures {
-		return nil, Errorf(CKR_PIN_LOCKED, "%s PIN locked after %d failures", which, p.Failures)
+	n, ok, err := t.store.BeginAttempt(which, t.MaxFailures)
+	if err != nil {
+		return nil, device(err)
+	}
+	if !ok {
+		return nil, Errorf(CKR_PIN_LOCKED, "%s PIN locked", which)
 	}
 	keys, err := backend.DerivePIN(pin, p.Salt, p.Iterations)
 	if err != nil {
@@ -196,10 +201,6 @@ func (t *Token) checkPIN(which PINSlot, p PINRecord, pin []byte) ([]byte, error)
 	}
 	defer keys.Wipe()
 	if !backend.Equal(keys.Verifier[:], p.Verifier) {
-		n, err := t.store.AddFailure(which)
-		if err != nil {
-			return nil, device(err)
-		}
 		t.log.Warn("wrong PIN", zap.Uint64("slot", t.SlotID), zap.String("pin", string(which)), zap.Int("failures", n), zap.Int("max_failures", t.MaxFailures))
 		if n >= t.MaxFailures {
 			t.log.Error("PIN locked", zap.Uint64("slot", t.SlotID), zap.String("pin", string(which)))
@@ -210,11 +211,9 @@ func (t *Token) checkPIN(which PINSlot, p PINRecord, pin []byte) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s PIN verified but the token key does not unwrap: %w", CKR_DEVICE_ERROR, which, err)
 	}
-	if p.Failures > 0 {
-		if err := t.store.ResetFailures(which); err != nil {
-			clear(key)
-			return nil, device(err)
-		}
+	if err := t.store.ResetFailures(which); err != nil {
+		clear(key)
+		return nil, device(err)
 	}
 	return key, nil
 }
@@ -249,7 +248,7 @@ func (t *Token) InitToken(soPIN []byte, label string) error {
 	t.mu.Lock()
 	t.forgetKeysLocked()
 	for _, o := range t.sessObjs {
-		o.Wipe()
+		o.retire()
 	}
 	t.sessObjs = map[uint64]*Object{}
 	t.mu.Unlock()

@@ -50,6 +50,7 @@ func (t *Token) rowLocked(o *Object) (Row, error) {
 			return r, err
 		}
 		r.Sealed = sealed
+		r.Generation = t.generation
 	}
 	var key []byte
 	if o.IsPrivate() {
@@ -91,6 +92,33 @@ func (t *Token) decodeLocked(r Row) (*Object, error) {
 
 var errNeedsLogin = errors.New("slots: object's sealed part needs a login")
 
+// writeErrLocked maps a failed store write. A token re-initialised by
+// another process voids this process's login: the keys are forgotten and
+// the caller must log in again (with the new token's PINs).
+func (t *Token) writeErrLocked(err error) error {
+	if errors.Is(err, ErrTokenChanged) {
+		t.forgetKeysLocked()
+		t.log.Warn("token re-initialised by another process; logged out", zap.Uint64("slot", t.SlotID))
+		return Errorf(CKR_USER_NOT_LOGGED_IN, "token re-initialised by another process")
+	}
+	return device(err)
+}
+
+// staleLocked reports (and acts on) a login that outlived a
+// re-initialisation by another process: the keys are forgotten.
+func (t *Token) staleLocked() bool {
+	if t.tokenKey == nil {
+		return false
+	}
+	gen, err := t.store.Generation()
+	if err != nil || gen == t.generation {
+		return false
+	}
+	t.forgetKeysLocked()
+	t.log.Warn("token re-initialised by another process; logged out", zap.Uint64("slot", t.SlotID))
+	return true
+}
+
 // IsSessionHandle tells session object handles from token object handles.
 func IsSessionHandle(h uint64) bool { return h >= sessionObjectBase }
 
@@ -111,7 +139,7 @@ func (t *Token) AddObject(o *Object, owner uint64) (uint64, error) {
 	}
 	h, err := t.store.Insert(r)
 	if err != nil {
-		return 0, device(err)
+		return 0, t.writeErrLocked(err)
 	}
 	o.Handle, o.Version = uint64(h), 1
 	t.cache[h] = o
@@ -125,7 +153,8 @@ func (t *Token) visibleLocked(o *Object) bool {
 }
 
 // Object returns the current version of object h, or
-// CKR_OBJECT_HANDLE_INVALID when it does not exist or is not visible.
+// CKR_OBJECT_HANDLE_INVALID when it does not exist or is not visible. The
+// caller must Release it when done.
 func (t *Token) Object(h uint64) (*Object, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -134,9 +163,13 @@ func (t *Token) Object(h uint64) (*Object, error) {
 		if !ok || !t.visibleLocked(o) {
 			return nil, CKR_OBJECT_HANDLE_INVALID
 		}
-		return o, nil
+		return o.acquire(), nil
 	}
-	return t.tokenObjectLocked(int64(h), -1)
+	o, err := t.tokenObjectLocked(int64(h), -1)
+	if err != nil {
+		return nil, err
+	}
+	return o.acquire(), nil
 }
 
 // tokenObjectLocked returns token object h, from the cache when version is
@@ -172,27 +205,36 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 		return nil, CKR_OBJECT_HANDLE_INVALID
 	}
 	o, err := t.decodeLocked(r)
-	if errors.Is(err, errNeedsLogin) {
-		// A public object holding key material: visible, but its values
-		// stay sealed until a login.
+	if err != nil && !errors.Is(err, errNeedsLogin) && t.staleLocked() {
+		if r.Private {
+			return nil, CKR_OBJECT_HANDLE_INVALID
+		}
+		err = errNeedsLogin
+	}
+	if err != nil {
+		// The object's clear part is all we can show: its key material
+		// needs a login, or its sealed part does not open.
 		attrs, derr := DecodeAttrs(r.Clear)
 		if derr != nil {
-			return nil, t.corrupt(h, derr)
+			attrs = map[uint64][]byte{}
 		}
-		return &Object{Handle: uint64(h), Attrs: attrs, Version: r.Version, Locked: true}, nil
-	} else if err != nil {
-		return nil, t.corrupt(h, err)
+		o = &Object{Handle: uint64(h), Attrs: attrs, Version: r.Version, Locked: true}
+		if !errors.Is(err, errNeedsLogin) || derr != nil {
+			o.Corrupt = true
+			attrs[CKA_TOKEN], attrs[CKA_PRIVATE] = Bool(true), Bool(r.Private)
+			t.corruptLog(h, errors.Join(err, derr))
+		}
+		return o, nil
 	}
 	if old, ok := t.cache[h]; ok {
-		old.Wipe()
+		old.retire()
 	}
 	t.cache[h] = o
 	return o, nil
 }
 
-func (t *Token) corrupt(h int64, err error) error {
-	t.log.Error("token object does not decode", zap.Uint64("slot", t.SlotID), zap.Int64("handle", h), zap.Error(err))
-	return Errorf(CKR_DEVICE_ERROR, "object %d: %v", h, err)
+func (t *Token) corruptLog(h int64, err error) {
+	t.log.Error("token object does not decode; only C_DestroyObject works on it", zap.Uint64("slot", t.SlotID), zap.Int64("handle", h), zap.Error(err))
 }
 
 // ReplaceObject stores n as the new state of object old (same handle).
@@ -204,6 +246,7 @@ func (t *Token) ReplaceObject(old, n *Object) error {
 			return CKR_OBJECT_HANDLE_INVALID
 		}
 		n.Owner = old.Owner
+		t.sessObjs[old.Handle].retire()
 		t.sessObjs[old.Handle] = n
 		return nil
 	}
@@ -218,9 +261,12 @@ func (t *Token) ReplaceObject(old, n *Object) error {
 	case errors.Is(err, ErrConflict):
 		return Errorf(CKR_FUNCTION_FAILED, "object %d changed in another process; read it again", old.Handle)
 	case err != nil:
-		return device(err)
+		return t.writeErrLocked(err)
 	}
 	n.Version = v
+	if prev, ok := t.cache[int64(old.Handle)]; ok {
+		prev.retire()
+	}
 	t.cache[int64(old.Handle)] = n
 	return nil
 }
@@ -235,7 +281,7 @@ func (t *Token) DestroyObject(h uint64) error {
 			return CKR_OBJECT_HANDLE_INVALID
 		}
 		delete(t.sessObjs, h)
-		o.Wipe()
+		o.retire()
 		return nil
 	}
 	err := t.store.Delete(int64(h))
@@ -245,8 +291,8 @@ func (t *Token) DestroyObject(h uint64) error {
 		return device(err)
 	}
 	if o, ok := t.cache[int64(h)]; ok {
-		o.Wipe()
 		delete(t.cache, int64(h))
+		o.retire()
 	}
 	return nil
 }
@@ -258,8 +304,8 @@ func (t *Token) DropSessionObjects(owner uint64) {
 	defer t.mu.Unlock()
 	for h, o := range t.sessObjs {
 		if owner == 0 || o.Owner == owner {
-			o.Wipe()
 			delete(t.sessObjs, h)
+			o.retire()
 		}
 	}
 }
@@ -280,6 +326,7 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 	if tok, ok := tmpl.Find(CKA_TOKEN); ok && len(tok) == 1 && tok[0] == 0 {
 		return out, nil
 	}
+	t.staleLocked()
 	scopes := []bool{false}
 	if t.login == CKU_USER {
 		scopes = append(scopes, true)
@@ -306,7 +353,7 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 			} else if err != nil {
 				return nil, err
 			}
-			if o.Matches(tmpl) {
+			if !o.Corrupt && o.Matches(tmpl) {
 				out = append(out, o.Handle)
 			}
 		}

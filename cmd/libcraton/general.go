@@ -15,6 +15,7 @@ import (
 func goInitialize(pInitArgs C.CK_VOID_PTR) (rv C.CK_RV) {
 	const fn = "C_Initialize"
 	defer recoverRV(&rv, fn)
+	syncEnviron()
 	return rvOf(fn, mod.Initialize(initArgs((*C.CK_C_INITIALIZE_ARGS)(pInitArgs))))
 }
 

@@ -1,0 +1,140 @@
+package slots
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+)
+
+// TestParallelGuessesRespectLockout: however many wrong PINs arrive at once,
+// no more than MaxFailures of them are ever checked.
+func TestParallelGuessesRespectLockout(t *testing.T) {
+	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
+	var incorrect, locked atomic.Int32
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := tok.Login(CKU_USER, []byte("wrong-pin"))
+			switch {
+			case errors.Is(err, CKR_PIN_INCORRECT):
+				incorrect.Add(1)
+			case errors.Is(err, CKR_PIN_LOCKED):
+				locked.Add(1)
+			default:
+				t.Errorf("unexpected %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if incorrect.Load() != int32(tok.MaxFailures) || locked.Load() != 32-int32(tok.MaxFailures) {
+		t.Fatalf("%d checked, %d locked; want exactly %d checked", incorrect.Load(), locked.Load(), tok.MaxFailures)
+	}
+	if err := tok.Login(CKU_USER, []byte("user-pin")); !errors.Is(err, CKR_PIN_LOCKED) {
+		t.Fatalf("right PIN after lock: %v", err)
+	}
+}
+
+// TestHeldObjectSurvivesLogout: key material a caller holds stays intact
+// through a logout, and is wiped when the last holder releases it.
+func TestHeldObjectSurvivesLogout(t *testing.T) {
+	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
+	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
+		t.Fatal(err)
+	}
+	val := bytes.Repeat([]byte{0x5a}, 32)
+	o, _ := NewObject(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_TOKEN, true), a(CKA_VALUE, val)}, Origin{}, false)
+	h, err := tok.AddObject(o, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := tok.Object(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := held.Attrs[CKA_VALUE]
+	if err := tok.Logout(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(v, val) {
+		t.Fatal("logout wiped a key a caller still held")
+	}
+	held.Release()
+	if !bytes.Equal(v, make([]byte, 32)) {
+		t.Fatal("released key material was not wiped")
+	}
+}
+
+// TestStaleLoginAfterReinit: a process logged in to a token that another
+// process re-initialised cannot store records under the old key; it is
+// logged out instead, and the new token stays readable.
+func TestStaleLoginAfterReinit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slot-0.db")
+	a1 := initialised(t, path)
+	b := openTestToken(t, path)
+	if err := b.Login(CKU_USER, []byte("user-pin")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a1.InitToken([]byte("so-pin-1"), "new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a1.Login(CKU_SO, []byte("so-pin-1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a1.InitPIN([]byte("user-pin")); err != nil {
+		t.Fatal(err)
+	}
+	a1.Logout()
+	o, _ := NewObject(Template{a(CKA_CLASS, CKO_DATA), a(CKA_TOKEN, true), a(CKA_PRIVATE, true)}, Origin{}, false)
+	if _, err := b.AddObject(o, 1); !errors.Is(err, CKR_USER_NOT_LOGGED_IN) {
+		t.Fatalf("stale login stored a record: %v", err)
+	}
+	if b.LoginState() != NotLoggedIn {
+		t.Fatal("stale login kept")
+	}
+	if err := a1.Login(CKU_USER, []byte("user-pin")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a1.Find(nil); err != nil {
+		t.Fatalf("new token unreadable: %v", err)
+	}
+}
+
+// TestCorruptRecordIsSkippedAndDestroyable: one damaged record neither
+// breaks searches nor resists C_DestroyObject.
+func TestCorruptRecordIsSkippedAndDestroyable(t *testing.T) {
+	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
+	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
+		t.Fatal(err)
+	}
+	var hs []uint64
+	for _, label := range []string{"good", "bad"} {
+		o, _ := NewObject(Template{a(CKA_CLASS, CKO_DATA), a(CKA_TOKEN, true), a(CKA_PRIVATE, true), a(CKA_LABEL, label)}, Origin{}, false)
+		h, err := tok.AddObject(o, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	if _, err := tok.store.db.Exec(`UPDATE objects SET sealed = zeroblob(length(sealed)), version = version + 1 WHERE handle = ?`, hs[1]); err != nil {
+		t.Fatal(err)
+	}
+	found, err := tok.Find(nil)
+	if err != nil || len(found) != 1 || found[0] != hs[0] {
+		t.Fatalf("find with a corrupt record: %v %v", found, err)
+	}
+	bad, err := tok.Object(hs[1])
+	if err != nil || !bad.Corrupt {
+		t.Fatalf("corrupt object: %+v %v", bad, err)
+	}
+	bad.Release()
+	if err := tok.DestroyObject(hs[1]); err != nil {
+		t.Fatal(err)
+	}
+}
