@@ -201,6 +201,9 @@ func (b *Backend) GenerateKeyPair(mech uint64, pub Attrs) (KeyPair, error) {
 			return KeyPair{}, err
 		}
 		e := big.NewInt(int64(k.E)).Bytes()
+		if given, ok := pub[CKA_PUBLIC_EXPONENT]; ok {
+			e = given // numerically 65537: keep the caller's encoding
+		}
 		return KeyPair{
 			Public: Attrs{CKA_MODULUS: k.N.Bytes(), CKA_PUBLIC_EXPONENT: e},
 			Private: Attrs{CKA_MODULUS: k.N.Bytes(), CKA_PUBLIC_EXPONENT: e, CKA_PRIVATE_EXPONENT: k.D.Bytes(),

@@ -20,65 +20,18 @@ package pkcs11
 
 import "github.com/craton-hsm/craton/pkcs11/ck"
 
-// Crypto operations not yet built return CKR_FUNCTION_NOT_SUPPORTED after
-// checking the session, as the spec allows for an unimplemented function.
-// Each is replaced by the mechanisms work.
+// What follows answers the functions Craton does not implement: signatures
+// with recovery, the dual-function updates and saved operation state. The
+// session is checked first, so a bad handle is still
+// CKR_SESSION_HANDLE_INVALID. The rest of the cryptography is in crypto.go
+// and keys.go.
 
-func (m *Module) EncryptInit(sh uint64, mech ck.Mechanism, key uint64) error {
-	return m.notSupported(sh)
-}
-func (m *Module) Encrypt(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) EncryptUpdate(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) EncryptFinal(sh uint64, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) DecryptInit(sh uint64, mech ck.Mechanism, key uint64) error {
-	return m.notSupported(sh)
-}
-func (m *Module) Decrypt(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) DecryptUpdate(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) DecryptFinal(sh uint64, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) DigestInit(sh uint64, mech ck.Mechanism) error { return m.notSupported(sh) }
-func (m *Module) Digest(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) DigestUpdate(sh uint64, in []byte) error { return m.notSupported(sh) }
-func (m *Module) DigestKey(sh uint64, key uint64) error   { return m.notSupported(sh) }
-func (m *Module) DigestFinal(sh uint64, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) SignInit(sh uint64, mech ck.Mechanism, key uint64) error {
-	return m.notSupported(sh)
-}
-func (m *Module) Sign(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) SignUpdate(sh uint64, in []byte) error { return m.notSupported(sh) }
-func (m *Module) SignFinal(sh uint64, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
 func (m *Module) SignRecoverInit(sh uint64, mech ck.Mechanism, key uint64) error {
 	return m.notSupported(sh)
 }
 func (m *Module) SignRecover(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
 	return nil, 0, m.notSupported(sh)
 }
-func (m *Module) VerifyInit(sh uint64, mech ck.Mechanism, key uint64) error {
-	return m.notSupported(sh)
-}
-func (m *Module) Verify(sh uint64, in, sig []byte) error  { return m.notSupported(sh) }
-func (m *Module) VerifyUpdate(sh uint64, in []byte) error { return m.notSupported(sh) }
-func (m *Module) VerifyFinal(sh uint64, sig []byte) error { return m.notSupported(sh) }
 func (m *Module) VerifyRecoverInit(sh uint64, mech ck.Mechanism, key uint64) error {
 	return m.notSupported(sh)
 }
@@ -96,21 +49,6 @@ func (m *Module) SignEncryptUpdate(sh uint64, in []byte, outCap int64) ([]byte, 
 }
 func (m *Module) DecryptVerifyUpdate(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
 	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) GenerateKey(sh uint64, mech ck.Mechanism, tmpl ck.Template) (uint64, error) {
-	return 0, m.notSupported(sh)
-}
-func (m *Module) GenerateKeyPair(sh uint64, mech ck.Mechanism, pub, priv ck.Template) (uint64, uint64, error) {
-	return 0, 0, m.notSupported(sh)
-}
-func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, outCap int64) ([]byte, uint64, error) {
-	return nil, 0, m.notSupported(sh)
-}
-func (m *Module) UnwrapKey(sh uint64, mech ck.Mechanism, unwrapping uint64, wrapped []byte, tmpl ck.Template) (uint64, error) {
-	return 0, m.notSupported(sh)
-}
-func (m *Module) DeriveKey(sh uint64, mech ck.Mechanism, base uint64, tmpl ck.Template) (uint64, error) {
-	return 0, m.notSupported(sh)
 }
 func (m *Module) GetOperationState(sh uint64, outCap int64) ([]byte, uint64, error) {
 	return nil, 0, m.notSupported(sh)

@@ -47,6 +47,7 @@ type state struct {
 	slotIDs  []uint64
 	tokens   map[uint64]*slots.Token
 	sessions *session.Table
+	backend  *backend.Backend
 }
 
 // New returns an uninitialised Module.
@@ -145,11 +146,15 @@ func (m *Module) Initialize(args ck.InitArgs) error {
 		fallbackLog.Error("C_Initialize: cannot open the log", zap.String("config", cfg.Source), zap.Error(err))
 		return fmt.Errorf("%w: %w", ck.CKR_FUNCTION_FAILED, err)
 	}
-	if cfg.FIPSMode && !backend.FIPSEnabled() {
-		log.Error("C_Initialize: fips_mode = true but Go's FIPS 140-3 module is off in this process (GODEBUG=fips140=off, or a build without GOFIPS140); refusing to start",
-			zap.String("config", cfg.Source))
-		closeLog()
-		return ck.Errorf(ck.CKR_FUNCTION_FAILED, "FIPS mode requested but the FIPS module is off")
+	bopts := backend.Options{AllowPrehashedSign: cfg.FIPS.AllowPrehashedSign}
+	be := backend.NewDefault(bopts)
+	if cfg.FIPSMode {
+		if be, err = backend.NewFIPS(bopts); err != nil {
+			log.Error("C_Initialize: fips_mode = true but Go's FIPS 140-3 module is off in this process (GODEBUG=fips140=off, or a build without GOFIPS140); refusing to start",
+				zap.String("config", cfg.Source))
+			closeLog()
+			return ck.Errorf(ck.CKR_FUNCTION_FAILED, "FIPS mode requested but the FIPS module is off")
+		}
 	}
 	st, err := openState(cfg, log)
 	if err != nil {
@@ -157,9 +162,9 @@ func (m *Module) Initialize(args ck.InitArgs) error {
 		closeLog()
 		return fmt.Errorf("%w: %w", ck.CKR_FUNCTION_FAILED, err)
 	}
-	st.closeLog = closeLog
+	st.closeLog, st.backend = closeLog, be
 	m.st = st
-	log.Info("initialised", zap.String("config", cfg.Source), zap.String("store", cfg.Store.Path), zap.Int("slots", len(st.slotIDs)))
+	log.Info("initialised", zap.String("config", cfg.Source), zap.String("store", cfg.Store.Path), zap.Int("slots", len(st.slotIDs)), zap.Bool("fips_mode", be.FIPS()))
 	return nil
 }
 
@@ -226,7 +231,7 @@ func (m *Module) Finalize() error {
 		return ck.CKR_CRYPTOKI_NOT_INITIALIZED
 	}
 	for _, id := range st.slotIDs {
-		st.sessions.CloseSlot(id)
+		endAll(st.sessions.CloseSlot(id))
 	}
 	st.closeTokens()
 	st.log.Info("finalised")
@@ -266,3 +271,13 @@ func (m *Module) session(sh uint64) (*session.Session, error) {
 
 // isRV reports whether err carries rv.
 func isRV(err error, rv ck.RV) bool { return errors.Is(err, rv) }
+
+// endAll ends every operation of the given sessions, releasing the keys
+// they hold.
+func endAll(ss []*session.Session) {
+	for _, s := range ss {
+		s.Lock()
+		s.EndAll()
+		s.Unlock()
+	}
+}

@@ -60,6 +60,7 @@ func (m *Module) CloseAllSessions(slot uint64) error {
 
 func (st *state) afterClose(slot uint64, closed []*session.Session) {
 	t := st.tokens[slot]
+	endAll(closed)
 	for _, s := range closed {
 		t.DropSessionObjects(s.Handle)
 	}
@@ -126,8 +127,18 @@ func (m *Module) Login(sh, userType uint64, pin []byte) error {
 			return ck.CKR_USER_NOT_LOGGED_IN
 		}
 		// Context-specific login re-authenticates for a key with
-		// CKA_ALWAYS_AUTHENTICATE within an active operation.
-		return ck.Errorf(ck.CKR_OPERATION_NOT_INITIALIZED, "no operation awaits a context-specific login")
+		// CKA_ALWAYS_AUTHENTICATE within an active signing operation.
+		s.Lock()
+		defer s.Unlock()
+		op := s.Op(session.OpSign)
+		if op == nil || !op.NeedAuth {
+			return ck.Errorf(ck.CKR_OPERATION_NOT_INITIALIZED, "no operation awaits a context-specific login")
+		}
+		if err := t.VerifyUserPIN(pin); err != nil {
+			return st.logged("C_Login", err)
+		}
+		op.Authed = true
+		return nil
 	default:
 		return ck.CKR_USER_TYPE_INVALID
 	}
@@ -158,11 +169,20 @@ func (m *Module) Logout(sh uint64) error {
 		return err
 	}
 	defer done()
-	_, t, err := st.session(sh)
+	s, t, err := st.session(sh)
 	if err != nil {
 		return err
 	}
-	return t.Logout()
+	if err := t.Logout(); err != nil {
+		return err
+	}
+	// Operations in progress may hold private keys: they end with the login.
+	for _, o := range st.sessions.All() {
+		if o.SlotID == s.SlotID {
+			endAll([]*session.Session{o})
+		}
+	}
+	return nil
 }
 
 // InitPIN is C_InitPIN: the SO sets the user PIN (and so unlocks it).

@@ -83,7 +83,7 @@ func (m *Module) GetTokenInfo(slot uint64) (ck.TokenInfo, error) {
 }
 
 // GetMechanismList is C_GetMechanismList: only mechanisms the backend
-// really implements in the current mode are listed.
+// implements and allows in the current mode are listed.
 func (m *Module) GetMechanismList(slot uint64) ([]uint64, error) {
 	st, done, err := m.enter()
 	if err != nil {
@@ -93,7 +93,7 @@ func (m *Module) GetMechanismList(slot uint64) ([]uint64, error) {
 	if _, err := st.token(slot); err != nil {
 		return nil, err
 	}
-	return []uint64{}, nil
+	return st.backend.Mechanisms(), nil
 }
 
 // GetMechanismInfo is C_GetMechanismInfo.
@@ -106,7 +106,7 @@ func (m *Module) GetMechanismInfo(slot, mech uint64) (ck.MechanismInfo, error) {
 	if _, err := st.token(slot); err != nil {
 		return ck.MechanismInfo{}, err
 	}
-	return ck.MechanismInfo{}, ck.CKR_MECHANISM_INVALID
+	return st.backend.Info(mech)
 }
 
 // WaitForSlotEvent is C_WaitForSlotEvent. Slots never change (a soft token's

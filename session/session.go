@@ -23,6 +23,10 @@ type Session struct {
 
 	mu   sync.Mutex
 	find *findState
+	ops  [numOps]*Op
+	// GeneratedIV is the IV the token chose for the last FIPS-mode GCM
+	// encryption, until the C layer takes it (Module.TakeGeneratedIV).
+	GeneratedIV []byte
 }
 
 type findState struct {
@@ -86,6 +90,11 @@ func (s *Session) EndFind() error {
 func (s *Session) Cancel(flags uint64) {
 	if flags&CKF_FIND_OBJECTS != 0 {
 		s.find = nil
+	}
+	for k, f := range opFlags {
+		if flags&f != 0 {
+			s.EndOp(OpKind(k))
+		}
 	}
 }
 

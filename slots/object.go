@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"sync"
 	"sync/atomic"
-	"maps"
 	"slices"
 
 	"github.com/craton-hsm/craton/backend"
@@ -113,8 +112,14 @@ func (o *Object) wipe() {
 type Origin struct {
 	Generated bool   // made on the token by C_GenerateKey(Pair)
 	Mechanism uint64 // its mechanism, when Generated
-	// Computed are attributes the token computed (CKA_VALUE_LEN of a
-	// generated key, …) that a creation template may not give.
+	// Derived: made by C_DeriveKey or C_UnwrapKey. Like a generated key its
+	// template may name CKA_VALUE_LEN; like an imported one it was (or came
+	// from something that was) outside the token's control, so CKA_LOCAL,
+	// CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE are false.
+	Derived bool
+	// Computed are the attributes the token computed (the key value, the
+	// public point, …). A template naming one of them with another value is
+	// CKR_TEMPLATE_INCONSISTENT.
 	Computed map[uint64][]byte
 }
 
@@ -173,12 +178,25 @@ func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
 		if s.soOnly && len(v) == 1 && v[0] != 0 && !isSO {
 			return nil, Errorf(CKR_ATTRIBUTE_READ_ONLY, "%s can be set only by the SO", AttrName(t))
 		}
-		if t == CKA_VALUE_LEN && class == CKO_SECRET_KEY {
+		if t == CKA_VALUE_LEN && class == CKO_SECRET_KEY && !origin.Generated && !origin.Derived {
 			// Footnote 2 of the secret key table: never in C_CreateObject.
 			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN is computed by the token")
 		}
 	}
-	maps.Copy(attrs, origin.Computed)
+	for t, v := range origin.Computed {
+		if given, ok := attrs[t]; ok && string(given) != string(v) {
+			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "%s is computed by the token", AttrName(t))
+		}
+	}
+	if want, ok := attrs[CKA_VALUE_LEN]; ok && class == CKO_SECRET_KEY {
+		if n, err := DecodeULong(want); err != nil || n != uint64(len(origin.Computed[CKA_VALUE])) {
+			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN disagrees with the key made")
+		}
+	}
+	for t, v := range origin.Computed {
+		// A copy: the caller wipes its buffers once the object exists.
+		attrs[t] = bytes.Clone(v)
+	}
 	for _, t := range requiredFor(class, keyType) {
 		if _, ok := attrs[t]; !ok {
 			return nil, Errorf(CKR_TEMPLATE_INCOMPLETE, "no %s", AttrName(t))

@@ -359,3 +359,15 @@ func (t *Token) SetPIN(oldPIN, newPIN []byte) error {
 	}
 	return t.storePIN(which, rec.Generation, nr)
 }
+
+// VerifyUserPIN checks the user PIN again, for a context-specific login
+// (CKA_ALWAYS_AUTHENTICATE), counting failures like any login.
+func (t *Token) VerifyUserPIN(pin []byte) error {
+	rec, err := t.store.LoadToken()
+	if err != nil {
+		return device(err)
+	}
+	key, err := t.checkPIN(UserPIN, rec.User, pin)
+	clear(key)
+	return err
+}

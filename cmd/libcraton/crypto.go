@@ -75,12 +75,18 @@ func inOnly(fn string, f func(uint64, []byte) error, hSession C.CK_SESSION_HANDL
 
 //export goEncryptInit
 func goEncryptInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKey C.CK_OBJECT_HANDLE) C.CK_RV {
-	return opInit("C_EncryptInit", mod.EncryptInit, hSession, pMechanism, hKey)
+	rv := opInit("C_EncryptInit", mod.EncryptInit, hSession, pMechanism, hKey)
+	if rv == C.CK_RV(ck.CKR_OK) {
+		rememberIVTarget(hSession, pMechanism)
+	}
+	return rv
 }
 
 //export goEncrypt
 func goEncrypt(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pEncryptedData C.CK_BYTE_PTR, pulEncryptedDataLen C.CK_ULONG_PTR) C.CK_RV {
-	return inOut("C_Encrypt", mod.Encrypt, hSession, pData, ulDataLen, pEncryptedData, pulEncryptedDataLen)
+	rv := inOut("C_Encrypt", mod.Encrypt, hSession, pData, ulDataLen, pEncryptedData, pulEncryptedDataLen)
+	afterEncrypt(hSession, rv, pEncryptedData)
+	return rv
 }
 
 //export goEncryptUpdate
@@ -90,7 +96,9 @@ func goEncryptUpdate(hSession C.CK_SESSION_HANDLE, pPart C.CK_BYTE_PTR, ulPartLe
 
 //export goEncryptFinal
 func goEncryptFinal(hSession C.CK_SESSION_HANDLE, pLastEncryptedPart C.CK_BYTE_PTR, pulLastEncryptedPartLen C.CK_ULONG_PTR) C.CK_RV {
-	return outOnly("C_EncryptFinal", mod.EncryptFinal, hSession, pLastEncryptedPart, pulLastEncryptedPartLen)
+	rv := outOnly("C_EncryptFinal", mod.EncryptFinal, hSession, pLastEncryptedPart, pulLastEncryptedPartLen)
+	afterEncrypt(hSession, rv, pLastEncryptedPart)
+	return rv
 }
 
 //export goDecryptInit

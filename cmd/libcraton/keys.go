@@ -83,7 +83,11 @@ func goWrapKey(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hWra
 		return rvOf(fn, err)
 	}
 	out, need, err := mod.WrapKey(uint64(hSession), mech, uint64(hWrappingKey), uint64(hKey), capacity)
-	return rvOf(fn, writeOut(pWrappedKey, pulWrappedKeyLen, out, need, err))
+	rv = rvOf(fn, writeOut(pWrappedKey, pulWrappedKeyLen, out, need, err))
+	if t, ok := gcmIVTarget(pMechanism); ok && rv == C.CK_RV(ck.CKR_OK) && out != nil {
+		writeGeneratedIV(hSession, t)
+	}
+	return rv
 }
 
 //export goUnwrapKey

@@ -1,0 +1,447 @@
+package backend
+
+import (
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"hash"
+
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+)
+
+// Cipher is one encryption or decryption operation. The *Len methods
+// answer the two-call convention's length query without changing state.
+type Cipher interface {
+	// Update consumes in and returns what output it can produce now.
+	Update(in []byte) ([]byte, error)
+	// Final ends the operation and returns the rest of the output.
+	Final() ([]byte, error)
+	// UpdateLen bounds what Update would return for n more input bytes.
+	UpdateLen(n int) int
+	// FinalLen bounds what Final would return now.
+	FinalLen() int
+	// OneShotLen bounds what a single-part call on n bytes would return.
+	OneShotLen(n int) int
+	// SinglePartOnly: the mechanism has no multi-part form (RSA, key wrap).
+	SinglePartOnly() bool
+}
+
+// Cipher purposes: the CKF_* flag the mechanism must serve.
+const (
+	ForEncrypt = opEncrypt
+	ForDecrypt = opDecrypt
+	ForWrap    = opWrap
+	ForUnwrap  = opUnwrap
+)
+
+// NewCipher starts an encryption or decryption with mech on a key with the
+// given attributes, for purpose (ForEncrypt, ForDecrypt, ForWrap,
+// ForUnwrap). The caller has checked the key's usage flags.
+func (b *Backend) NewCipher(mech Mechanism, keyType uint64, key Attrs, purpose uint64) (Cipher, error) {
+	encrypt := purpose == ForEncrypt || purpose == ForWrap
+	if err := b.Check(mech.Type, purpose, keyType); err != nil {
+		return nil, err
+	}
+	switch mech.Type {
+	case CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CBC_PAD, CKM_AES_CTR, CKM_AES_GCM, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP:
+		blk, err := aes.NewCipher(key[CKA_VALUE])
+		if err != nil {
+			return nil, keyErr("AES key of a wrong length")
+		}
+		return b.newAESCipher(mech, blk, key[CKA_VALUE], encrypt)
+	case CKM_RSA_PKCS, CKM_RSA_PKCS_OAEP:
+		return b.newRSACipher(mech, key, encrypt)
+	}
+	return nil, ErrMechanismInvalid
+}
+
+func (b *Backend) newAESCipher(mech Mechanism, blk cipher.Block, kek []byte, encrypt bool) (Cipher, error) {
+	switch mech.Type {
+	case CKM_AES_ECB:
+		if len(mech.Param) != 0 {
+			return nil, paramErr("CKM_AES_ECB takes no parameter")
+		}
+		return &blockCipher{mode: ecbMode{blk, encrypt}, encrypt: encrypt}, nil
+	case CKM_AES_CBC, CKM_AES_CBC_PAD:
+		if len(mech.Param) != aes.BlockSize {
+			return nil, paramErr("AES-CBC needs a 16-byte IV")
+		}
+		var m cipher.BlockMode
+		if encrypt {
+			m = cipher.NewCBCEncrypter(blk, mech.Param)
+		} else {
+			m = cipher.NewCBCDecrypter(blk, mech.Param)
+		}
+		return &blockCipher{mode: m, encrypt: encrypt, pad: mech.Type == CKM_AES_CBC_PAD}, nil
+	case CKM_AES_CTR:
+		p, err := DecodeCTR(mech)
+		if err != nil {
+			return nil, err
+		}
+		if p.CounterBits == 0 || p.CounterBits > 128 {
+			return nil, paramErr("CK_AES_CTR_PARAMS.ulCounterBits must be 1..128")
+		}
+		return &ctrCipher{s: cipher.NewCTR(blk, p.CB[:]), counterBits: p.CounterBits, start: p.CB}, nil
+	case CKM_AES_GCM:
+		return b.newGCM(mech, blk, encrypt)
+	case CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP:
+		if len(mech.Param) != 0 {
+			// The default IVs of RFC 3394 / 5649 only.
+			return nil, paramErr("AES key wrap takes no IV here")
+		}
+		return &wholeCipher{f: func(in []byte) ([]byte, error) {
+			switch {
+			case mech.Type == CKM_AES_KEY_WRAP && encrypt:
+				return WrapKW(kek, in)
+			case mech.Type == CKM_AES_KEY_WRAP:
+				return UnwrapKW(kek, in)
+			case encrypt:
+				return WrapKWP(kek, in)
+			}
+			return UnwrapKWP(kek, in)
+		}, size: func(n int) int {
+			if encrypt {
+				return (n+7)/8*8 + 8
+			}
+			return n
+		}}, nil
+	}
+	return nil, ErrMechanismInvalid
+}
+
+func paramErr(what string) error { return Errorf(CKR_MECHANISM_PARAM_INVALID, "%s", what) }
+
+// ecbMode is ECB as a cipher.BlockMode.
+type ecbMode struct {
+	b       cipher.Block
+	encrypt bool
+}
+
+func (e ecbMode) BlockSize() int { return e.b.BlockSize() }
+func (e ecbMode) CryptBlocks(dst, src []byte) {
+	for i := 0; i < len(src); i += aes.BlockSize {
+		if e.encrypt {
+			e.b.Encrypt(dst[i:], src[i:i+aes.BlockSize])
+		} else {
+			e.b.Decrypt(dst[i:], src[i:i+aes.BlockSize])
+		}
+	}
+}
+
+// blockCipher runs ECB and CBC, with PKCS#7 padding for CBC-PAD, over
+// input that arrives in pieces.
+type blockCipher struct {
+	mode    cipher.BlockMode
+	encrypt bool
+	pad     bool
+	buf     []byte
+}
+
+func (c *blockCipher) SinglePartOnly() bool { return false }
+
+// keep is how many buffered bytes Update must hold back: a decrypting
+// CBC-PAD keeps the last full block, which may hold the padding.
+func (c *blockCipher) ready(n int) int {
+	total := len(c.buf) + n
+	full := total / aes.BlockSize * aes.BlockSize
+	if c.pad && !c.encrypt && full == total && full > 0 {
+		full -= aes.BlockSize
+	}
+	return full
+}
+
+func (c *blockCipher) UpdateLen(n int) int { return c.ready(n) }
+func (c *blockCipher) FinalLen() int {
+	if c.pad && c.encrypt {
+		return aes.BlockSize
+	}
+	return len(c.buf)
+}
+func (c *blockCipher) OneShotLen(n int) int {
+	if c.pad && c.encrypt {
+		return (n/aes.BlockSize + 1) * aes.BlockSize
+	}
+	return n
+}
+
+func (c *blockCipher) Update(in []byte) ([]byte, error) {
+	n := c.ready(len(in))
+	c.buf = append(c.buf, in...)
+	out := make([]byte, n)
+	c.mode.CryptBlocks(out, c.buf[:n])
+	c.buf = append(c.buf[:0], c.buf[n:]...)
+	return out, nil
+}
+
+func (c *blockCipher) Final() ([]byte, error) {
+	defer clear(c.buf)
+	if c.pad && c.encrypt {
+		p := aes.BlockSize - len(c.buf)
+		for range p {
+			c.buf = append(c.buf, byte(p))
+		}
+	}
+	if len(c.buf)%aes.BlockSize != 0 {
+		if c.encrypt {
+			return nil, Errorf(CKR_DATA_LEN_RANGE, "input is not a whole number of AES blocks")
+		}
+		return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "ciphertext is not a whole number of AES blocks")
+	}
+	out := make([]byte, len(c.buf))
+	c.mode.CryptBlocks(out, c.buf)
+	if c.pad && !c.encrypt {
+		if len(out) == 0 {
+			return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "CBC-PAD ciphertext is empty")
+		}
+		p := int(out[len(out)-1])
+		if p == 0 || p > aes.BlockSize {
+			return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "bad CBC-PAD padding")
+		}
+		for _, x := range out[len(out)-p:] {
+			if int(x) != p {
+				return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "bad CBC-PAD padding")
+			}
+		}
+		out = out[:len(out)-p]
+	}
+	return out, nil
+}
+
+// ctrCipher is AES-CTR; it refuses to run past its counter's width.
+type ctrCipher struct {
+	s           cipher.Stream
+	counterBits uint64
+	start       [16]byte
+	bytes       uint64
+}
+
+func (c *ctrCipher) SinglePartOnly() bool { return false }
+func (c *ctrCipher) UpdateLen(n int) int  { return n }
+func (c *ctrCipher) FinalLen() int        { return 0 }
+func (c *ctrCipher) OneShotLen(n int) int { return n }
+func (c *ctrCipher) Update(in []byte) ([]byte, error) {
+	c.bytes += uint64(len(in))
+	if c.counterBits < 64 && (c.bytes+15)/16 > 1<<c.counterBits {
+		return nil, Errorf(CKR_DATA_LEN_RANGE, "AES-CTR counter of %d bits would wrap", c.counterBits)
+	}
+	out := make([]byte, len(in))
+	c.s.XORKeyStream(out, in)
+	return out, nil
+}
+func (c *ctrCipher) Final() ([]byte, error) { return nil, nil }
+
+// wholeCipher buffers all input and transforms it at Final: GCM, key wrap,
+// RSA.
+type wholeCipher struct {
+	f      func([]byte) ([]byte, error)
+	size   func(int) int
+	single bool
+	buf    []byte
+}
+
+func (c *wholeCipher) SinglePartOnly() bool { return c.single }
+func (c *wholeCipher) UpdateLen(int) int    { return 0 }
+func (c *wholeCipher) FinalLen() int        { return c.size(len(c.buf)) }
+func (c *wholeCipher) OneShotLen(n int) int { return c.size(n) }
+func (c *wholeCipher) Update(in []byte) ([]byte, error) {
+	c.buf = append(c.buf, in...)
+	return nil, nil
+}
+func (c *wholeCipher) Final() ([]byte, error) {
+	defer clear(c.buf)
+	return c.f(c.buf)
+}
+
+// newGCM starts AES-GCM. In FIPS mode the module generates the IV
+// (cipher.NewGCMWithRandomNonce): a caller's IV is not approved, so the
+// caller passes a 12-byte IV buffer that the token fills (GeneratedIV), and
+// only 128-bit tags are made. Decryption takes the caller's IV either way.
+func (b *Backend) newGCM(mech Mechanism, blk cipher.Block, encrypt bool) (Cipher, error) {
+	p, err := DecodeGCM(mech)
+	if err != nil {
+		return nil, err
+	}
+	if p.TagBits%8 != 0 || p.TagBits < 96 || p.TagBits > 128 {
+		return nil, paramErr("GCM tag must be 96 to 128 bits, in bytes")
+	}
+	tag := int(p.TagBits / 8)
+	aad := append([]byte{}, p.AAD...)
+	if b.fips {
+		if len(p.IV) != 12 || tag != 16 {
+			return nil, paramErr("FIPS mode: GCM takes a 12-byte IV buffer and a 128-bit tag")
+		}
+		g, err := cipher.NewGCMWithRandomNonce(blk)
+		if err != nil {
+			return nil, err
+		}
+		if encrypt {
+			c := &gcmFIPS{}
+			c.wholeCipher = wholeCipher{size: func(n int) int { return n + 16 }, f: func(in []byte) ([]byte, error) {
+				out := g.Seal(nil, nil, in, aad)
+				c.iv = append([]byte{}, out[:12]...)
+				return out[12:], nil
+			}}
+			return c, nil
+		}
+		iv := append([]byte{}, p.IV...)
+		return &wholeCipher{size: func(n int) int { return max(n-16, 0) }, f: func(in []byte) ([]byte, error) {
+			pt, err := g.Open(nil, nil, append(append([]byte{}, iv...), in...), aad)
+			if err != nil {
+				return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "GCM tag mismatch")
+			}
+			return pt, nil
+		}}, nil
+	}
+	if len(p.IV) == 0 || len(p.IV) > 256 {
+		return nil, paramErr("GCM IV must be 1 to 256 bytes")
+	}
+	var g cipher.AEAD
+	switch {
+	case len(p.IV) == 12:
+		g, err = cipher.NewGCMWithTagSize(blk, tag)
+	case tag == 16:
+		g, err = cipher.NewGCMWithNonceSize(blk, len(p.IV))
+	default:
+		return nil, paramErr("GCM: a non-96-bit IV needs a 128-bit tag")
+	}
+	if err != nil {
+		return nil, paramErr(err.Error())
+	}
+	iv := append([]byte{}, p.IV...)
+	if encrypt {
+		return &wholeCipher{size: func(n int) int { return n + tag }, f: func(in []byte) ([]byte, error) {
+			return g.Seal(nil, iv, in, aad), nil
+		}}, nil
+	}
+	return &wholeCipher{size: func(n int) int { return max(n-tag, 0) }, f: func(in []byte) ([]byte, error) {
+		if len(in) < tag {
+			return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "GCM ciphertext shorter than its tag")
+		}
+		pt, err := g.Open(nil, iv, in, aad)
+		if err != nil {
+			return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "GCM tag mismatch")
+		}
+		return pt, nil
+	}}, nil
+}
+
+// gcmFIPS is FIPS-mode GCM encryption: after Final, GeneratedIV holds the
+// IV the module chose.
+type gcmFIPS struct {
+	wholeCipher
+	iv []byte
+}
+
+// IVSource is implemented by ciphers whose IV the token generated.
+type IVSource interface{ GeneratedIV() []byte }
+
+func (c *gcmFIPS) GeneratedIV() []byte { return c.iv }
+
+func hashOf(mech uint64) (crypto.Hash, func() hash.Hash, bool) {
+	switch mech {
+	case CKM_SHA_1, CKG_MGF1_SHA1:
+		return crypto.SHA1, sha1.New, true
+	case CKM_SHA256, CKG_MGF1_SHA256:
+		return crypto.SHA256, sha256.New, true
+	case CKM_SHA384, CKG_MGF1_SHA384:
+		return crypto.SHA384, sha512.New384, true
+	case CKM_SHA512, CKG_MGF1_SHA512:
+		return crypto.SHA512, sha512.New, true
+	}
+	return 0, nil, false
+}
+
+// hashFor resolves a hash named in a mechanism parameter, refusing SHA-1
+// in FIPS mode.
+func (b *Backend) hashFor(mech uint64) (crypto.Hash, func() hash.Hash, error) {
+	h, f, ok := hashOf(mech)
+	if !ok || (b.fips && h == crypto.SHA1) {
+		return 0, nil, paramErr("unsupported hash " + MechName(mech))
+	}
+	return h, f, nil
+}
+
+func (b *Backend) newRSACipher(mech Mechanism, key Attrs, encrypt bool) (Cipher, error) {
+	var pub *rsa.PublicKey
+	var priv *rsa.PrivateKey
+	var err error
+	if encrypt {
+		pub, err = rsaPublic(key)
+	} else {
+		priv, err = rsaPrivate(key)
+		if priv != nil {
+			pub = &priv.PublicKey
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	k := pub.Size()
+	size := func(int) int { return k }
+	switch mech.Type {
+	case CKM_RSA_PKCS:
+		if len(mech.Param) != 0 {
+			return nil, paramErr("CKM_RSA_PKCS takes no parameter")
+		}
+		if encrypt {
+			return &wholeCipher{single: true, size: size, f: func(in []byte) ([]byte, error) {
+				if len(in) > k-11 {
+					return nil, Errorf(CKR_DATA_LEN_RANGE, "%d bytes; at most %d", len(in), k-11)
+				}
+				return rsa.EncryptPKCS1v15(rand.Reader, pub, in)
+			}}, nil
+		}
+		return &wholeCipher{single: true, size: size, f: func(in []byte) ([]byte, error) {
+			if len(in) != k {
+				return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "RSA ciphertext of %d bytes", len(in))
+			}
+			pt, err := rsa.DecryptPKCS1v15(rand.Reader, priv, in)
+			if err != nil {
+				return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "PKCS#1 v1.5 padding")
+			}
+			return pt, nil
+		}}, nil
+	case CKM_RSA_PKCS_OAEP:
+		p, err := DecodeOAEP(mech)
+		if err != nil {
+			return nil, err
+		}
+		h, hf, err := b.hashFor(p.Hash)
+		if err != nil {
+			return nil, err
+		}
+		mgf, _, err := b.hashFor(p.MGF)
+		if err != nil {
+			return nil, err
+		}
+		if p.Source != 0 && p.Source != CKZ_DATA_SPECIFIED {
+			return nil, paramErr("OAEP source must be CKZ_DATA_SPECIFIED")
+		}
+		label := append([]byte{}, p.SourceData...)
+		opts := &rsa.OAEPOptions{Hash: h, MGFHash: mgf, Label: label}
+		if encrypt {
+			return &wholeCipher{single: true, size: size, f: func(in []byte) ([]byte, error) {
+				if len(in) > k-2*hf().Size()-2 {
+					return nil, Errorf(CKR_DATA_LEN_RANGE, "%d bytes too long for OAEP", len(in))
+				}
+				return rsa.EncryptOAEPWithOptions(rand.Reader, pub, in, opts)
+			}}, nil
+		}
+		return &wholeCipher{single: true, size: size, f: func(in []byte) ([]byte, error) {
+			if len(in) != k {
+				return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "RSA ciphertext of %d bytes", len(in))
+			}
+			pt, err := priv.Decrypt(rand.Reader, in, opts)
+			if err != nil {
+				return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "OAEP decoding failed")
+			}
+			return pt, nil
+		}}, nil
+	}
+	return nil, ErrMechanismInvalid
+}

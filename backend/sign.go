@@ -1,0 +1,372 @@
+package backend
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/subtle"
+	"encoding/asn1"
+	"hash"
+	"math/big"
+
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+)
+
+// Signer is one signing operation: data arrives through Update (hashed as
+// it comes for the hashing mechanisms, buffered for the others), and Sign
+// ends it. Len is the signature length, known from the start.
+type Signer interface {
+	Update(in []byte) error
+	Sign() ([]byte, error)
+	Len() int
+}
+
+// Verifier is one verification operation.
+type Verifier interface {
+	Update(in []byte) error
+	Verify(sig []byte) error
+}
+
+// hashedMechs maps the hash-then-sign mechanisms to their hash.
+var hashedMechs = map[uint64]uint64{
+	CKM_SHA1_RSA_PKCS: CKM_SHA_1, CKM_SHA256_RSA_PKCS: CKM_SHA256, CKM_SHA384_RSA_PKCS: CKM_SHA384, CKM_SHA512_RSA_PKCS: CKM_SHA512,
+	CKM_SHA256_RSA_PKCS_PSS: CKM_SHA256, CKM_SHA384_RSA_PKCS_PSS: CKM_SHA384, CKM_SHA512_RSA_PKCS_PSS: CKM_SHA512,
+	CKM_ECDSA_SHA256: CKM_SHA256, CKM_ECDSA_SHA384: CKM_SHA384, CKM_ECDSA_SHA512: CKM_SHA512,
+	CKM_SHA_1_HMAC: CKM_SHA_1, CKM_SHA256_HMAC: CKM_SHA256, CKM_SHA384_HMAC: CKM_SHA384, CKM_SHA512_HMAC: CKM_SHA512,
+}
+
+// signCore is what every signature mechanism reduces to: the input
+// collected (a running hash or a buffer), and a function over the result.
+type signCore struct {
+	h    hash.Hash // nil: buffer the data
+	buf  []byte
+	max  int // for buffering mechanisms, the most input accepted (0: any)
+	sign func(msg []byte) ([]byte, error)
+	vrfy func(msg, sig []byte) error
+	n    int
+}
+
+func (c *signCore) Update(in []byte) error {
+	if c.h != nil {
+		c.h.Write(in)
+		return nil
+	}
+	if c.max > 0 && len(c.buf)+len(in) > c.max {
+		return Errorf(CKR_DATA_LEN_RANGE, "input longer than %d bytes", c.max)
+	}
+	c.buf = append(c.buf, in...)
+	return nil
+}
+
+func (c *signCore) msg() []byte {
+	if c.h != nil {
+		return c.h.Sum(nil)
+	}
+	return c.buf
+}
+
+func (c *signCore) Sign() ([]byte, error)    { defer clear(c.buf); return c.sign(c.msg()) }
+func (c *signCore) Verify(sig []byte) error { defer clear(c.buf); return c.vrfy(c.msg(), sig) }
+func (c *signCore) Len() int                { return c.n }
+
+var errSig = Errorf(CKR_SIGNATURE_INVALID, "signature does not verify")
+
+// NewSigner starts a signature (sign true) or verification with mech.
+func (b *Backend) newSignCore(mech Mechanism, keyType uint64, key Attrs, sign bool) (*signCore, error) {
+	op := uint64(opVerify)
+	if sign {
+		op = opSign
+	}
+	if err := b.Check(mech.Type, op, keyType); err != nil {
+		return nil, err
+	}
+	c := &signCore{}
+	var hf func() hash.Hash
+	var ch crypto.Hash
+	if hm, ok := hashedMechs[mech.Type]; ok {
+		var err error
+		if ch, hf, err = b.hashFor(hm); err != nil {
+			return nil, ErrMechanismInvalid
+		}
+	}
+	switch keyType {
+	case CKK_RSA:
+		return c, b.rsaSign(c, mech, key, sign, ch, hf)
+	case CKK_EC:
+		return c, b.ecdsaSign(c, mech, key, sign, hf)
+	case CKK_EC_EDWARDS:
+		return c, edSign(c, mech, key, sign)
+	default:
+		if hf == nil {
+			return nil, ErrMechanismInvalid
+		}
+		k := key[CKA_VALUE]
+		if b.fips && len(k) < 14 {
+			return nil, Errorf(CKR_KEY_SIZE_RANGE, "FIPS mode: HMAC keys of at least 112 bits")
+		}
+		if len(mech.Param) != 0 {
+			return nil, paramErr("HMAC takes no parameter")
+		}
+		c.h = hmac.New(hf, k)
+		c.n = c.h.Size()
+		c.sign = func(m []byte) ([]byte, error) { return m, nil }
+		c.vrfy = func(m, sig []byte) error {
+			if len(sig) != len(m) {
+				return Errorf(CKR_SIGNATURE_LEN_RANGE, "HMAC of %d bytes, want %d", len(sig), len(m))
+			}
+			if subtle.ConstantTimeCompare(m, sig) != 1 {
+				return errSig
+			}
+			return nil
+		}
+		return c, nil
+	}
+}
+
+// NewSigner starts a signing operation.
+func (b *Backend) NewSigner(mech Mechanism, keyType uint64, key Attrs) (Signer, error) {
+	return b.newSignCore(mech, keyType, key, true)
+}
+
+// NewVerifier starts a verification.
+func (b *Backend) NewVerifier(mech Mechanism, keyType uint64, key Attrs) (Verifier, error) {
+	return b.newSignCore(mech, keyType, key, false)
+}
+
+// digestInfoPrefixes are the DER DigestInfo headers (RFC 8017 §9.2) of the
+// SHA-2 hashes, by which a raw CKM_RSA_PKCS input names its hash.
+var digestInfoPrefixes = map[crypto.Hash][]byte{
+	crypto.SHA256: {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
+	crypto.SHA384: {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30},
+	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
+}
+
+// splitDigestInfo recognises a SHA-2 DigestInfo.
+func splitDigestInfo(in []byte) (crypto.Hash, []byte, bool) {
+	for h, p := range digestInfoPrefixes {
+		if len(in) == len(p)+h.Size() && bytes.HasPrefix(in, p) {
+			return h, in[len(p):], true
+		}
+	}
+	return 0, nil, false
+}
+
+func (b *Backend) rsaSign(c *signCore, mech Mechanism, key Attrs, sign bool, ch crypto.Hash, hf func() hash.Hash) error {
+	var priv *rsa.PrivateKey
+	var pub *rsa.PublicKey
+	var err error
+	if sign {
+		if priv, err = rsaPrivate(key); err == nil {
+			pub = &priv.PublicKey
+		}
+	} else {
+		pub, err = rsaPublic(key)
+	}
+	if err != nil {
+		return err
+	}
+	c.n = pub.Size()
+	if hf != nil {
+		c.h = hf()
+	}
+	switch mech.Type {
+	case CKM_RSA_PKCS, CKM_SHA1_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS:
+		if len(mech.Param) != 0 {
+			return paramErr("PKCS#1 v1.5 signatures take no parameter")
+		}
+		// resolve names the hash and digest a PKCS#1 v1.5 signature covers.
+		resolve := func(m []byte) (crypto.Hash, []byte, error) {
+			if hf != nil {
+				return ch, m, nil
+			}
+			if h, d, ok := splitDigestInfo(m); ok {
+				// Signed through the approved path, with its hash named.
+				return h, d, nil
+			}
+			if b.fips {
+				return 0, nil, Errorf(CKR_DATA_INVALID, "FIPS mode: raw CKM_RSA_PKCS signs only a SHA-2 DigestInfo")
+			}
+			return 0, m, nil
+		}
+		if hf == nil {
+			c.max = c.n - 11
+		}
+		c.sign = func(m []byte) ([]byte, error) {
+			h, d, err := resolve(m)
+			if err != nil {
+				return nil, err
+			}
+			return rsa.SignPKCS1v15(rand.Reader, priv, h, d)
+		}
+		c.vrfy = func(m, sig []byte) error {
+			if len(sig) != c.n {
+				return Errorf(CKR_SIGNATURE_LEN_RANGE, "RSA signature of %d bytes", len(sig))
+			}
+			h, d, err := resolve(m)
+			if err != nil {
+				return err
+			}
+			if rsa.VerifyPKCS1v15(pub, h, d, sig) != nil {
+				return errSig
+			}
+			return nil
+		}
+		return nil
+	default: // PSS
+		p, err := DecodePSS(mech)
+		if err != nil {
+			return err
+		}
+		h, _, err := b.hashFor(p.Hash)
+		if err != nil {
+			return err
+		}
+		mgf, _, err := b.hashFor(p.MGF)
+		if err != nil || mgf != h {
+			return paramErr("PSS: MGF1 must use the signature's hash")
+		}
+		if hf != nil && h != ch {
+			return paramErr("PSS parameter hash differs from the mechanism's")
+		}
+		if p.SaltLen > uint64(h.Size()) && b.fips {
+			return paramErr("FIPS mode: PSS salt no longer than the hash")
+		}
+		opts := &rsa.PSSOptions{SaltLength: int(p.SaltLen), Hash: h}
+		check := func(d []byte) error {
+			if len(d) != h.Size() {
+				return Errorf(CKR_DATA_LEN_RANGE, "PSS input of %d bytes; the %v digest is %d", len(d), h, h.Size())
+			}
+			return nil
+		}
+		c.sign = func(d []byte) ([]byte, error) {
+			if err := check(d); err != nil {
+				return nil, err
+			}
+			return rsa.SignPSS(rand.Reader, priv, h, d, opts)
+		}
+		c.vrfy = func(d, sig []byte) error {
+			if err := check(d); err != nil {
+				return err
+			}
+			if len(sig) != c.n {
+				return Errorf(CKR_SIGNATURE_LEN_RANGE, "RSA signature of %d bytes", len(sig))
+			}
+			if rsa.VerifyPSS(pub, h, d, sig, opts) != nil {
+				return errSig
+			}
+			return nil
+		}
+		if hf == nil {
+			c.max = 64
+		}
+		return nil
+	}
+}
+
+type ecdsaSig struct{ R, S *big.Int }
+
+func (b *Backend) ecdsaSign(c *signCore, mech Mechanism, key Attrs, sign bool, hf func() hash.Hash) error {
+	if len(mech.Param) != 0 {
+		return paramErr("ECDSA takes no parameter")
+	}
+	var priv *ecdsa.PrivateKey
+	var pub *ecdsa.PublicKey
+	var err error
+	if sign {
+		if priv, err = ecPrivate(key); err == nil {
+			pub = &priv.PublicKey
+		}
+	} else {
+		pub, err = ecPublic(key)
+	}
+	if err != nil {
+		return err
+	}
+	size := (pub.Curve.Params().BitSize + 7) / 8
+	c.n = 2 * size
+	if hf != nil {
+		c.h = hf()
+	} else {
+		c.max = 64
+	}
+	check := func(d []byte) error {
+		// Go's module panics on ECDSA over a digest that is not SHA-2 sized
+		// when fips140=only; FIPS mode refuses first.
+		if b.fips && len(d) != 32 && len(d) != 48 && len(d) != 64 {
+			return Errorf(CKR_DATA_LEN_RANGE, "FIPS mode: ECDSA over a 32, 48 or 64-byte digest, not %d", len(d))
+		}
+		if len(d) == 0 {
+			return Errorf(CKR_DATA_LEN_RANGE, "empty digest")
+		}
+		return nil
+	}
+	c.sign = func(d []byte) ([]byte, error) {
+		if err := check(d); err != nil {
+			return nil, err
+		}
+		der, err := ecdsa.SignASN1(rand.Reader, priv, d)
+		if err != nil {
+			return nil, err
+		}
+		var s ecdsaSig
+		if _, err := asn1.Unmarshal(der, &s); err != nil {
+			return nil, err
+		}
+		out := make([]byte, 2*size)
+		s.R.FillBytes(out[:size])
+		s.S.FillBytes(out[size:])
+		return out, nil
+	}
+	c.vrfy = func(d, sig []byte) error {
+		if err := check(d); err != nil {
+			return err
+		}
+		if len(sig) != 2*size {
+			return Errorf(CKR_SIGNATURE_LEN_RANGE, "ECDSA signature of %d bytes, want %d", len(sig), 2*size)
+		}
+		der, err := asn1.Marshal(ecdsaSig{new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])})
+		if err != nil || !ecdsa.VerifyASN1(pub, d, der) {
+			return errSig
+		}
+		return nil
+	}
+	return nil
+}
+
+func edSign(c *signCore, mech Mechanism, key Attrs, sign bool) error {
+	p, err := DecodeEdDSA(mech)
+	if err != nil {
+		return err
+	}
+	if p.PH || len(p.Context) != 0 {
+		return paramErr("only pure Ed25519 (no prehash, no context) is supported")
+	}
+	c.n = ed25519.SignatureSize
+	c.max = 64 << 20
+	if sign {
+		priv, err := edPrivate(key)
+		if err != nil {
+			return err
+		}
+		c.sign = func(m []byte) ([]byte, error) { return ed25519.Sign(priv, m), nil }
+		return nil
+	}
+	pub, err := edPublic(key)
+	if err != nil {
+		return err
+	}
+	c.vrfy = func(m, sig []byte) error {
+		if len(sig) != ed25519.SignatureSize {
+			return Errorf(CKR_SIGNATURE_LEN_RANGE, "Ed25519 signature of %d bytes", len(sig))
+		}
+		if !ed25519.Verify(pub, m, sig) {
+			return errSig
+		}
+		return nil
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+package pkcs11
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"testing"
+
+	"github.com/craton-hsm/craton/pkcs11/ck"
+)
+
+func ul(v uint64) []byte { return ck.ULong(v) }
+
+func gcmMech(iv, aad []byte, tagBits uint64) ck.Mechanism {
+	raw := make([]byte, 48)
+	binary.NativeEndian.PutUint64(raw[8:], uint64(len(iv)))
+	binary.NativeEndian.PutUint64(raw[16:], uint64(len(iv))*8)
+	binary.NativeEndian.PutUint64(raw[32:], uint64(len(aad)))
+	binary.NativeEndian.PutUint64(raw[40:], tagBits)
+	return ck.Mechanism{Type: ck.CKM_AES_GCM, Param: raw, Bufs: [][]byte{iv, aad}}
+}
+
+func oaepMech(label []byte) ck.Mechanism {
+	raw := make([]byte, 40)
+	binary.NativeEndian.PutUint64(raw[0:], ck.CKM_SHA256)
+	binary.NativeEndian.PutUint64(raw[8:], ck.CKG_MGF1_SHA256)
+	binary.NativeEndian.PutUint64(raw[16:], ck.CKZ_DATA_SPECIFIED)
+	binary.NativeEndian.PutUint64(raw[32:], uint64(len(label)))
+	return ck.Mechanism{Type: ck.CKM_RSA_PKCS_OAEP, Param: raw, Bufs: [][]byte{label}}
+}
+
+func loggedIn(t *testing.T) (*Module, uint64) {
+	m, _ := readyModule(t)
+	sh := open(t, m, true)
+	must(t, m.Login(sh, ck.CKU_USER, []byte(userPIN)))
+	return m, sh
+}
+
+func encrypt(t *testing.T, m *Module, sh uint64, mech ck.Mechanism, key uint64, in []byte) []byte {
+	t.Helper()
+	must(t, m.EncryptInit(sh, mech, key))
+	_, need, err := m.Encrypt(sh, in, -1)
+	must(t, err)
+	out, _, err := m.Encrypt(sh, in, int64(need))
+	must(t, err)
+	return out
+}
+
+func decrypt(t *testing.T, m *Module, sh uint64, mech ck.Mechanism, key uint64, in []byte) ([]byte, error) {
+	t.Helper()
+	must(t, m.DecryptInit(sh, mech, key))
+	out, _, err := m.Decrypt(sh, in, 1<<20)
+	return out, err
+}
+
+func TestAESModes(t *testing.T) {
+	m, sh := loggedIn(t)
+	key, err := m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, ck.Template{attr(ck.CKA_VALUE_LEN, 32), attr(ck.CKA_TOKEN, true)})
+	must(t, err)
+	if v, _ := getAttr(t, m, sh, key, ck.CKA_LOCAL); !bytes.Equal(v, []byte{1}) {
+		t.Fatal("generated key not CKA_LOCAL")
+	}
+	if v, _ := getAttr(t, m, sh, key, ck.CKA_ALWAYS_SENSITIVE); !bytes.Equal(v, []byte{1}) {
+		t.Fatal("generated sensitive key not CKA_ALWAYS_SENSITIVE")
+	}
+	msg := []byte("thirty-two bytes of plaintext!!!plus a tail")
+	iv := bytes.Repeat([]byte{7}, 16)
+	for _, mech := range []ck.Mechanism{
+		{Type: ck.CKM_AES_CBC_PAD, Param: iv},
+		gcmMech(bytes.Repeat([]byte{1}, 12), []byte("aad"), 128),
+		{Type: ck.CKM_AES_KEY_WRAP_KWP},
+	} {
+		ct := encrypt(t, m, sh, mech, key, msg)
+		pt, err := decrypt(t, m, sh, mech, key, ct)
+		if err != nil || !bytes.Equal(pt, msg) {
+			t.Fatalf("%s: round trip %q %v", ck.MechName(mech.Type), pt, err)
+		}
+	}
+	// CBC without padding: whole blocks only, in pieces.
+	cbc := ck.Mechanism{Type: ck.CKM_AES_CBC, Param: iv}
+	must(t, m.EncryptInit(sh, cbc, key))
+	a, _, err := m.EncryptUpdate(sh, msg[:20], 64)
+	must(t, err)
+	b, _, err := m.EncryptUpdate(sh, msg[20:32], 64)
+	must(t, err)
+	_, _, err = m.Encrypt(sh, msg, 64)
+	wantRV(t, err, ck.CKR_OPERATION_ACTIVE)
+	c, _, err := m.EncryptFinal(sh, 64)
+	must(t, err)
+	whole := encrypt(t, m, sh, cbc, key, msg[:32])
+	if got := append(append(a, b...), c...); !bytes.Equal(got, whole) {
+		t.Fatal("multi-part CBC differs from single-part")
+	}
+	// Errors end the operation; a short buffer does not.
+	must(t, m.EncryptInit(sh, cbc, key))
+	_, need, err := m.Encrypt(sh, msg[:32], 4)
+	wantRV(t, err, ck.CKR_BUFFER_TOO_SMALL)
+	if need != 32 {
+		t.Fatalf("need %d", need)
+	}
+	_, _, err = m.Encrypt(sh, msg[:31], 64)
+	wantRV(t, err, ck.CKR_DATA_LEN_RANGE)
+	_, _, err = m.Encrypt(sh, msg[:32], 64)
+	wantRV(t, err, ck.CKR_OPERATION_NOT_INITIALIZED)
+	// A tampered GCM ciphertext fails.
+	g := gcmMech(bytes.Repeat([]byte{2}, 12), nil, 128)
+	ct := encrypt(t, m, sh, g, key, msg)
+	ct[0] ^= 1
+	_, err = decrypt(t, m, sh, g, key, ct)
+	wantRV(t, err, ck.CKR_ENCRYPTED_DATA_INVALID)
+	// Usage flags are enforced.
+	nokey, err := m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, ck.Template{attr(ck.CKA_VALUE_LEN, 16), attr(ck.CKA_ENCRYPT, false)})
+	must(t, err)
+	wantRV(t, m.EncryptInit(sh, cbc, nokey), ck.CKR_KEY_FUNCTION_NOT_PERMITTED)
+	wantRV(t, m.EncryptInit(sh, cbc, 0xdead), ck.CKR_KEY_HANDLE_INVALID)
+	_, err = m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, ck.Template{attr(ck.CKA_VALUE_LEN, 20)})
+	wantRV(t, err, ck.CKR_KEY_SIZE_RANGE)
+}
+
+func TestRSA(t *testing.T) {
+	m, sh := loggedIn(t)
+	_, _, err := m.GenerateKeyPair(sh, ck.Mechanism{Type: ck.CKM_RSA_PKCS_KEY_PAIR_GEN}, ck.Template{attr(ck.CKA_MODULUS_BITS, 1024)}, nil)
+	wantRV(t, err, ck.CKR_KEY_SIZE_RANGE)
+	pub, priv, err := m.GenerateKeyPair(sh, ck.Mechanism{Type: ck.CKM_RSA_PKCS_KEY_PAIR_GEN},
+		ck.Template{attr(ck.CKA_MODULUS_BITS, 2048), attr(ck.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1})}, ck.Template{attr(ck.CKA_TOKEN, true)})
+	must(t, err)
+	msg := []byte("sign me")
+	for _, mech := range []uint64{ck.CKM_SHA256_RSA_PKCS, ck.CKM_SHA384_RSA_PKCS} {
+		must(t, m.SignInit(sh, ck.Mechanism{Type: mech}, priv))
+		sig, _, err := m.Sign(sh, msg, 512)
+		must(t, err)
+		must(t, m.VerifyInit(sh, ck.Mechanism{Type: mech}, pub))
+		must(t, m.Verify(sh, msg, sig))
+		sig[5] ^= 1
+		must(t, m.VerifyInit(sh, ck.Mechanism{Type: mech}, pub))
+		wantRV(t, m.Verify(sh, msg, sig), ck.CKR_SIGNATURE_INVALID)
+	}
+	label := []byte("label")
+	ct := encrypt(t, m, sh, oaepMech(label), pub, msg)
+	pt, err := decrypt(t, m, sh, oaepMech(label), priv, ct)
+	if err != nil || !bytes.Equal(pt, msg) {
+		t.Fatalf("OAEP: %q %v", pt, err)
+	}
+	_, err = decrypt(t, m, sh, oaepMech([]byte("other")), priv, ct)
+	wantRV(t, err, ck.CKR_ENCRYPTED_DATA_INVALID)
+	// Raw PKCS#1 v1.5 over a DigestInfo equals the hashed mechanism.
+	d := sha256.Sum256(msg)
+	di := append([]byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}, d[:]...)
+	must(t, m.SignInit(sh, ck.Mechanism{Type: ck.CKM_RSA_PKCS}, priv))
+	raw, _, err := m.Sign(sh, di, 512)
+	must(t, err)
+	must(t, m.VerifyInit(sh, ck.Mechanism{Type: ck.CKM_SHA256_RSA_PKCS}, pub))
+	must(t, m.Verify(sh, msg, raw))
+}
+
+func TestECAndEdwards(t *testing.T) {
+	m, sh := loggedIn(t)
+	p256 := []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
+	pub, priv, err := m.GenerateKeyPair(sh, ck.Mechanism{Type: ck.CKM_EC_KEY_PAIR_GEN}, ck.Template{attr(ck.CKA_EC_PARAMS, p256)}, ck.Template{attr(ck.CKA_DERIVE, true)})
+	must(t, err)
+	msg := []byte("hello")
+	must(t, m.SignInit(sh, ck.Mechanism{Type: ck.CKM_ECDSA_SHA256}, priv))
+	must(t, m.SignUpdate(sh, msg[:2]))
+	must(t, m.SignUpdate(sh, msg[2:]))
+	sig, _, err := m.SignFinal(sh, 64)
+	must(t, err)
+	if len(sig) != 64 {
+		t.Fatalf("ECDSA signature of %d bytes", len(sig))
+	}
+	must(t, m.VerifyInit(sh, ck.Mechanism{Type: ck.CKM_ECDSA_SHA256}, pub))
+	must(t, m.Verify(sh, msg, sig))
+	// ECDH with our own public point gives the same secret both ways.
+	point, _ := getAttr(t, m, sh, pub, ck.CKA_EC_POINT)
+	raw := make([]byte, 40)
+	binary.NativeEndian.PutUint64(raw[0:], ck.CKD_NULL)
+	binary.NativeEndian.PutUint64(raw[24:], uint64(len(point)))
+	derived, err := m.DeriveKey(sh, ck.Mechanism{Type: ck.CKM_ECDH1_DERIVE, Param: raw, Bufs: [][]byte{{}, point}}, priv,
+		ck.Template{attr(ck.CKA_KEY_TYPE, ck.CKK_GENERIC_SECRET), attr(ck.CKA_SENSITIVE, false), attr(ck.CKA_EXTRACTABLE, true)})
+	must(t, err)
+	if v, err := getAttr(t, m, sh, derived, ck.CKA_VALUE); err != nil || len(v) != 32 {
+		t.Fatalf("ECDH secret %x %v", v, err)
+	}
+	ed := []byte{0x06, 0x03, 0x2b, 0x65, 0x70}
+	epub, epriv, err := m.GenerateKeyPair(sh, ck.Mechanism{Type: ck.CKM_EC_EDWARDS_KEY_PAIR_GEN}, ck.Template{attr(ck.CKA_EC_PARAMS, ed)}, nil)
+	must(t, err)
+	must(t, m.SignInit(sh, ck.Mechanism{Type: ck.CKM_EDDSA}, epriv))
+	esig, _, err := m.Sign(sh, msg, 64)
+	must(t, err)
+	must(t, m.VerifyInit(sh, ck.Mechanism{Type: ck.CKM_EDDSA}, epub))
+	must(t, m.Verify(sh, msg, esig))
+}
+
+func TestDigestHMACWrapHKDF(t *testing.T) {
+	m, sh := loggedIn(t)
+	must(t, m.DigestInit(sh, ck.Mechanism{Type: ck.CKM_SHA256}))
+	d, _, err := m.Digest(sh, []byte("abc"), 32)
+	must(t, err)
+	if want := sha256.Sum256([]byte("abc")); !bytes.Equal(d, want[:]) {
+		t.Fatal("SHA-256")
+	}
+	hk, err := m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_GENERIC_SECRET_KEY_GEN}, ck.Template{attr(ck.CKA_VALUE_LEN, 32), attr(ck.CKA_DERIVE, true), attr(ck.CKA_EXTRACTABLE, true)})
+	must(t, err)
+	must(t, m.SignInit(sh, ck.Mechanism{Type: ck.CKM_SHA256_HMAC}, hk))
+	mac, _, err := m.Sign(sh, []byte("data"), 32)
+	must(t, err)
+	must(t, m.VerifyInit(sh, ck.Mechanism{Type: ck.CKM_SHA256_HMAC}, hk))
+	must(t, m.Verify(sh, []byte("data"), mac))
+	// Wrap the HMAC key under an AES key with KWP, unwrap it, and check the
+	// unwrapped copy makes the same MAC.
+	kek, err := m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, ck.Template{attr(ck.CKA_VALUE_LEN, 32)})
+	must(t, err)
+	wrapped, _, err := m.WrapKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_WRAP_KWP}, kek, hk, 1024)
+	must(t, err)
+	uk, err := m.UnwrapKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_WRAP_KWP}, kek, wrapped,
+		ck.Template{attr(ck.CKA_CLASS, ck.CKO_SECRET_KEY), attr(ck.CKA_KEY_TYPE, ck.CKK_GENERIC_SECRET)})
+	must(t, err)
+	must(t, m.SignInit(sh, ck.Mechanism{Type: ck.CKM_SHA256_HMAC}, uk))
+	mac2, _, err := m.Sign(sh, []byte("data"), 32)
+	must(t, err)
+	if !bytes.Equal(mac, mac2) {
+		t.Fatal("unwrapped key differs")
+	}
+	// A non-extractable key cannot be wrapped.
+	_, _, err = m.WrapKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_WRAP_KWP}, kek, kek, 1024)
+	wantRV(t, err, ck.CKR_KEY_UNEXTRACTABLE)
+	// HKDF to an AES key.
+	raw := make([]byte, 64)
+	raw[0], raw[1] = 1, 1
+	binary.NativeEndian.PutUint64(raw[8:], ck.CKM_SHA256)
+	binary.NativeEndian.PutUint64(raw[16:], ck.CKF_HKDF_SALT_NULL)
+	binary.NativeEndian.PutUint64(raw[56:], 4)
+	hm := ck.Mechanism{Type: ck.CKM_HKDF_DERIVE, Param: raw, Bufs: [][]byte{{}, []byte("info")}}
+	ak, err := m.DeriveKey(sh, hm, hk, ck.Template{attr(ck.CKA_KEY_TYPE, ck.CKK_AES), attr(ck.CKA_VALUE_LEN, 16)})
+	must(t, err)
+	if v, _ := getAttr(t, m, sh, ak, ck.CKA_VALUE_LEN); !bytes.Equal(v, ul(16)) {
+		t.Fatalf("derived length %x", v)
+	}
+	list, err := m.GetMechanismList(0)
+	must(t, err)
+	if len(list) < 30 {
+		t.Fatalf("only %d mechanisms listed", len(list))
+	}
+}
