@@ -69,7 +69,7 @@ func (c *signCore) msg() []byte {
 	return c.buf
 }
 
-func (c *signCore) Sign() ([]byte, error)    { defer clear(c.buf); return c.sign(c.msg()) }
+func (c *signCore) Sign() ([]byte, error)   { defer clear(c.buf); return c.sign(c.msg()) }
 func (c *signCore) Verify(sig []byte) error { defer clear(c.buf); return c.vrfy(c.msg(), sig) }
 func (c *signCore) Len() int                { return c.n }
 

@@ -176,10 +176,13 @@ func (m *Module) Logout(sh uint64) error {
 	if err := t.Logout(); err != nil {
 		return err
 	}
-	// Operations in progress may hold private keys: they end with the login.
+	// Cryptographic operations in progress may hold private keys: they end
+	// with the login. Searches go on (they only lose private objects).
 	for _, o := range st.sessions.All() {
 		if o.SlotID == s.SlotID {
-			endAll([]*session.Session{o})
+			o.Lock()
+			o.EndCrypto()
+			o.Unlock()
 		}
 	}
 	return nil

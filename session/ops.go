@@ -57,11 +57,16 @@ func (s *Session) EndOp(k OpKind) {
 	}
 }
 
-// EndAll ends every operation, the search included. Lock held.
-func (s *Session) EndAll() {
+// EndCrypto ends every cryptographic operation (not the search). Lock held.
+func (s *Session) EndCrypto() {
 	for k := range s.ops {
 		s.EndOp(OpKind(k))
 	}
+}
+
+// EndAll ends every operation, the search included. Lock held.
+func (s *Session) EndAll() {
+	s.EndCrypto()
 	s.find = nil
 }
 

@@ -3,9 +3,9 @@ package slots
 import (
 	"bytes"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"sync/atomic"
-	"slices"
 
 	"github.com/craton-hsm/craton/backend"
 	. "github.com/craton-hsm/craton/pkcs11/ck"
