@@ -10,7 +10,7 @@ GOFILES   := $(shell find . -name '*.go' -not -path './build/*') $(wildcard cmd/
 # Fuzz time per target in `make test` (CI); `make fuzz` runs longer.
 FUZZTIME  ?= 5s
 
-.PHONY: all build test unit integration clients fuzz fuzz-short demo clean symbols
+.PHONY: all build fips test unit integration clients fuzz fuzz-short demo clean symbols
 
 all: build
 build: $(SO)
@@ -18,6 +18,14 @@ build: $(SO)
 $(SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
 	$(GO) build -trimpath -buildmode=c-shared -ldflags '$(LDFLAGS)' -o $@ ./cmd/libcraton
 	@rm -f $(CURDIR)/libcraton.h
+
+# The library on Go's CMVP-certified FIPS 140-3 module (v1.0.0), with
+# fips_mode on unless a configuration turns it off.
+fips: $(FIPS_SO)
+$(FIPS_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
+	GOFIPS140=certified $(GO) build -trimpath -buildmode=c-shared \
+	  -ldflags '$(LDFLAGS) -X github.com/craton-hsm/craton/config.BuildFIPSDefault=true' -o $@ ./cmd/libcraton
+	@rm -f $(CURDIR)/libcraton-fips.h
 
 # The exported surface must be C_* only.
 symbols: $(SO)

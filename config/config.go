@@ -166,8 +166,14 @@ func (c *Config) JournalPath() string {
 // in by finish only when neither the file nor the environment sets it: its
 // default needs the home directory, which may be missing where it is not
 // needed.
+// BuildFIPSDefault is the built-in fips_mode: "true" in the library that
+// `make fips` builds against Go's certified module (set with -ldflags -X),
+// "false" otherwise. A configuration file or CRATON_FIPS_MODE still decides.
+var BuildFIPSDefault = "false"
+
 func defaults() *Config {
 	return &Config{
+		FIPSMode: BuildFIPSDefault == "true",
 		Log: Log{Level: defaultLogLevel},
 		PIN: PIN{
 			KDFIterations: defaultKDFIterations,

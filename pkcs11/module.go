@@ -22,6 +22,7 @@ import (
 	"github.com/craton-hsm/craton/session"
 	"github.com/craton-hsm/craton/slots"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Module is the whole PKCS#11 surface in Go types.
@@ -82,6 +83,7 @@ var fallbackLog = func() *zap.Logger {
 	cfg := zap.NewProductionConfig()
 	cfg.Level = zap.NewAtomicLevelAt(zap.WarnLevel)
 	cfg.Encoding = "console"
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	cfg.DisableStacktrace = true
 	cfg.OutputPaths = []string{"stderr"}
 	l, err := cfg.Build()
@@ -206,6 +208,7 @@ func newLogger(cfg *config.Config, given *zap.Logger) (*zap.Logger, func(), erro
 	zc := zap.NewProductionConfig()
 	zc.Level = lvl
 	zc.Encoding = "console"
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	zc.DisableStacktrace = true
 	zc.Sampling = nil
 	zc.OutputPaths = []string{"stderr"}
