@@ -10,7 +10,7 @@ GOFILES   := $(shell find . -name '*.go' -not -path './build/*') $(wildcard cmd/
 # Fuzz time per target in `make test` (CI); `make fuzz` runs longer.
 FUZZTIME  ?= 5s
 
-.PHONY: all build fips test unit integration clients fuzz fuzz-short demo clean symbols
+.PHONY: all build fips fips-suite test unit integration clients fuzz fuzz-short demo clean symbols
 
 all: build
 build: $(SO)
@@ -41,7 +41,7 @@ $(BUILD)/%: tests/harness/%.c tests/harness/harness.h cmd/libcraton/pkcs11.h
 
 HARNESS := $(patsubst tests/harness/%.c,$(BUILD)/%,$(wildcard tests/harness/*.c))
 
-test: unit symbols integration clients fuzz-short
+test: unit symbols integration fips-suite clients fuzz-short
 	@echo "make test: all passed"
 
 unit:
@@ -52,8 +52,17 @@ integration: $(SO) $(HARNESS)
 	@for h in $(HARNESS); do echo "== $$h"; CRATON_SO=$(SO) ./$$h || exit 1; done
 	CRATON_SO=$(SO) $(GO) test -tags integration -count=1 -timeout 15m ./tests/integration/
 
-clients: $(SO)
-	@for s in tests/pkcs11-tool/*.sh; do echo "== $$s"; CRATON_SO=$(SO) bash $$s || exit 1; done
+# The mechanism suite three ways: the plain build ran above (integration);
+# here the `make fips` build, and the same under GODEBUG=fips140=only, where
+# Go's module panics on any non-approved call.
+fips-suite: $(FIPS_SO)
+	@mkdir -p $(BUILD)
+	$(GO) test -c -tags integration -o $(BUILD)/integration.test ./tests/integration/
+	CRATON_SO=$(FIPS_SO) CRATON_MODE=fips ./$(BUILD)/integration.test -test.run '^TestMechanismSuite$$' -test.count=1 -test.v
+	CRATON_SO=$(FIPS_SO) CRATON_MODE=fips-only GODEBUG=fips140=only ./$(BUILD)/integration.test -test.run '^TestMechanismSuite$$' -test.count=1 -test.v
+
+clients: $(SO) $(FIPS_SO)
+	@for s in tests/pkcs11-tool/*.sh; do echo "== $$s"; CRATON_SO=$(SO) CRATON_FIPS_SO=$(FIPS_SO) bash $$s || exit 1; done
 
 # Every fuzz target, briefly (CI); FUZZTIME=10m make fuzz for a real run.
 FUZZ_TARGETS = $(shell grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u)

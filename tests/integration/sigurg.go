@@ -3,9 +3,9 @@
 // Package integration drives the built libcraton.so through
 // github.com/miekg/pkcs11, in this process and in child processes.
 //
-// This file is the package's only cgo: go test refuses cgo in _test.go
-// files, and two small C helpers are needed around the first dlopen of the
-// module (see loader_test.go).
+// go test refuses cgo in _test.go files, so the package's C helpers live in
+// non-test files: this one holds the two needed around the first dlopen of
+// the module (see loader_test.go); hkdf_cgo.go builds a CK_HKDF_PARAMS.
 package integration
 
 /*
