@@ -2,7 +2,11 @@ package pkcs11
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"math/big"
 	"encoding/binary"
 	"testing"
 
@@ -239,5 +243,50 @@ func TestDigestHMACWrapHKDF(t *testing.T) {
 	must(t, err)
 	if len(list) < 30 {
 		t.Fatalf("only %d mechanisms listed", len(list))
+	}
+}
+
+// TestRSAMinimum: an imported RSA-1024 key is refused for every operation
+// with CKR_MECHANISM_INVALID (SPEC §4), on sign, verify, encrypt and decrypt.
+func TestRSAMinimum(t *testing.T) {
+	m, sh := loggedIn(t)
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	must(t, err)
+	k.Precompute()
+	e := big.NewInt(int64(k.E)).Bytes()
+	priv, err := m.CreateObject(sh, ck.Template{attr(ck.CKA_CLASS, ck.CKO_PRIVATE_KEY), attr(ck.CKA_KEY_TYPE, ck.CKK_RSA),
+		attr(ck.CKA_MODULUS, k.N.Bytes()), attr(ck.CKA_PUBLIC_EXPONENT, e), attr(ck.CKA_PRIVATE_EXPONENT, k.D.Bytes()),
+		attr(ck.CKA_PRIME_1, k.Primes[0].Bytes()), attr(ck.CKA_PRIME_2, k.Primes[1].Bytes())})
+	must(t, err)
+	pub, err := m.CreateObject(sh, ck.Template{attr(ck.CKA_CLASS, ck.CKO_PUBLIC_KEY), attr(ck.CKA_KEY_TYPE, ck.CKK_RSA),
+		attr(ck.CKA_MODULUS, k.N.Bytes()), attr(ck.CKA_PUBLIC_EXPONENT, e)})
+	must(t, err)
+	mech := ck.Mechanism{Type: ck.CKM_SHA256_RSA_PKCS}
+	wantRV(t, m.SignInit(sh, mech, priv), ck.CKR_MECHANISM_INVALID)
+	wantRV(t, m.VerifyInit(sh, mech, pub), ck.CKR_MECHANISM_INVALID)
+	wantRV(t, m.EncryptInit(sh, oaepMech(nil), pub), ck.CKR_MECHANISM_INVALID)
+	wantRV(t, m.DecryptInit(sh, oaepMech(nil), priv), ck.CKR_MECHANISM_INVALID)
+	// And a failed Init leaves no operation behind.
+	_, _, err = m.Sign(sh, []byte("x"), 512)
+	wantRV(t, err, ck.CKR_OPERATION_NOT_INITIALIZED)
+}
+
+// TestGeneratedKeyIsNotZero guards against a generated value being wiped
+// or shared: an extractable generated AES key reads back non-zero and
+// encrypts as Go's AES does with that value.
+func TestGeneratedKeyIsNotZero(t *testing.T) {
+	m, sh := loggedIn(t)
+	h, err := m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, ck.Template{attr(ck.CKA_VALUE_LEN, 16), attr(ck.CKA_SENSITIVE, false), attr(ck.CKA_EXTRACTABLE, true)})
+	must(t, err)
+	v, err := getAttr(t, m, sh, h, ck.CKA_VALUE)
+	must(t, err)
+	if len(v) != 16 || bytes.Equal(v, make([]byte, 16)) {
+		t.Fatalf("generated key value %x", v)
+	}
+	blk, _ := aes.NewCipher(v)
+	want := make([]byte, 16)
+	blk.Encrypt(want, []byte("0123456789abcdef"))
+	if got := encrypt(t, m, sh, ck.Mechanism{Type: ck.CKM_AES_ECB}, h, []byte("0123456789abcdef")); !bytes.Equal(got, want) {
+		t.Fatalf("token AES-ECB %x, Go's %x", got, want)
 	}
 }
