@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"crypto/ecdh"
 	"crypto/hkdf"
 	"crypto/sha1"
 
@@ -73,8 +72,6 @@ func (b *Backend) ecdh(in DeriveInput) ([]byte, error) {
 	}
 	return z, nil
 }
-
-var _ = ecdh.P256
 
 func (b *Backend) hkdf(in DeriveInput) ([]byte, error) {
 	p, err := DecodeHKDF(in.Mech)

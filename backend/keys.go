@@ -2,7 +2,6 @@ package backend
 
 import (
 	"bytes"
-	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -249,21 +248,3 @@ func (b *Backend) GenerateKeyPair(mech uint64, pub Attrs) (KeyPair, error) {
 	}
 	return KeyPair{}, ErrMechanismInvalid
 }
-
-// KeyBits reports a key's size as C_GetMechanismInfo counts it, for the
-// range check at operation start.
-func keyBits(keyType uint64, a Attrs) uint64 {
-	switch keyType {
-	case CKK_RSA:
-		return uint64(new(big.Int).SetBytes(a[CKA_MODULUS]).BitLen())
-	case CKK_EC:
-		if c, err := curveOf(a[CKA_EC_PARAMS]); err == nil {
-			return uint64(c.Params().BitSize)
-		}
-	case CKK_EC_EDWARDS:
-		return 255
-	}
-	return uint64(len(a[CKA_VALUE]))
-}
-
-var _ = ecdh.P256 // ECDH lives in derive.go
