@@ -43,6 +43,18 @@ const (
 // given attributes, for purpose (ForEncrypt, ForDecrypt, ForWrap,
 // ForUnwrap). The caller has checked the key's usage flags.
 func (b *Backend) NewCipher(mech Mechanism, keyType uint64, key Attrs, purpose uint64) (Cipher, error) {
+	return b.NewCountedCipher(mech, keyType, key, purpose, nil)
+}
+
+// Budget is asked, just before each AES-GCM encryption runs, whether the
+// key may encrypt once more (the NIST SP 800-38D cap, kept by gcmjournal).
+// An error refuses the encryption; nil lets it proceed and counts it.
+type Budget func() error
+
+// NewCountedCipher is NewCipher with a GCM encryption budget (nil: none).
+// A length query never reaches the budget: it is consulted only when an
+// encryption really runs.
+func (b *Backend) NewCountedCipher(mech Mechanism, keyType uint64, key Attrs, purpose uint64, budget Budget) (Cipher, error) {
 	encrypt := purpose == ForEncrypt || purpose == ForWrap
 	if err := b.Check(mech.Type, purpose, keyType); err != nil {
 		return nil, err
@@ -53,14 +65,14 @@ func (b *Backend) NewCipher(mech Mechanism, keyType uint64, key Attrs, purpose u
 		if err != nil {
 			return nil, keyErr("AES key of a wrong length")
 		}
-		return b.newAESCipher(mech, blk, key[CKA_VALUE], encrypt)
+		return b.newAESCipher(mech, blk, key[CKA_VALUE], encrypt, budget)
 	case CKM_RSA_PKCS, CKM_RSA_PKCS_OAEP:
 		return b.newRSACipher(mech, key, encrypt)
 	}
 	return nil, ErrMechanismInvalid
 }
 
-func (b *Backend) newAESCipher(mech Mechanism, blk cipher.Block, kek []byte, encrypt bool) (Cipher, error) {
+func (b *Backend) newAESCipher(mech Mechanism, blk cipher.Block, kek []byte, encrypt bool, budget Budget) (Cipher, error) {
 	switch mech.Type {
 	case CKM_AES_ECB:
 		if len(mech.Param) != 0 {
@@ -88,7 +100,7 @@ func (b *Backend) newAESCipher(mech Mechanism, blk cipher.Block, kek []byte, enc
 		}
 		return &ctrCipher{s: cipher.NewCTR(blk, p.CB[:]), counterBits: p.CounterBits, start: p.CB}, nil
 	case CKM_AES_GCM:
-		return b.newGCM(mech, blk, encrypt)
+		return b.newGCM(mech, blk, encrypt, budget)
 	case CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP:
 		if len(mech.Param) != 0 {
 			// The default IVs of RFC 3394 / 5649 only.
@@ -261,7 +273,13 @@ func (c *wholeCipher) Final() ([]byte, error) {
 // (cipher.NewGCMWithRandomNonce): a caller's IV is not approved, so the
 // caller passes a 12-byte IV buffer that the token fills (GeneratedIV), and
 // only 128-bit tags are made. Decryption takes the caller's IV either way.
-func (b *Backend) newGCM(mech Mechanism, blk cipher.Block, encrypt bool) (Cipher, error) {
+func (b *Backend) newGCM(mech Mechanism, blk cipher.Block, encrypt bool, budget Budget) (Cipher, error) {
+	spend := func() error {
+		if budget == nil {
+			return nil
+		}
+		return budget()
+	}
 	p, err := DecodeGCM(mech)
 	if err != nil {
 		return nil, err
@@ -282,6 +300,9 @@ func (b *Backend) newGCM(mech Mechanism, blk cipher.Block, encrypt bool) (Cipher
 		if encrypt {
 			c := &gcmFIPS{}
 			c.wholeCipher = wholeCipher{size: func(n int) int { return n + 16 }, f: func(in []byte) ([]byte, error) {
+				if err := spend(); err != nil {
+					return nil, err
+				}
 				out := g.Seal(nil, nil, in, aad)
 				c.iv = append([]byte{}, out[:12]...)
 				return out[12:], nil
@@ -315,6 +336,9 @@ func (b *Backend) newGCM(mech Mechanism, blk cipher.Block, encrypt bool) (Cipher
 	iv := append([]byte{}, p.IV...)
 	if encrypt {
 		return &wholeCipher{size: func(n int) int { return n + tag }, f: func(in []byte) ([]byte, error) {
+			if err := spend(); err != nil {
+				return nil, err
+			}
 			return g.Seal(nil, iv, in, aad), nil
 		}}, nil
 	}

@@ -129,3 +129,18 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	}
 	return cipher.NewGCMWithRandomNonce(b)
 }
+
+// Fingerprint names a key for the GCM budget: SHA-256 of its value, so the
+// same key material imported twice shares one budget.
+func Fingerprint(value []byte) [32]byte { return sha256.Sum256(value) }
+
+// JournalSealer computes gcmjournal's footer: HMAC-SHA256 under a key
+// derived from the journal's path. It catches truncation and a journal
+// copied to another path; it is not a defence against an attacker who can
+// write the file.
+type JournalSealer struct{}
+
+func (JournalSealer) Sum(path string, data []byte) []byte {
+	k := sha256.Sum256([]byte("craton gcm journal v1\x00" + path))
+	return mac(k[:], data)
+}
