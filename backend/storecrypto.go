@@ -141,6 +141,6 @@ func Fingerprint(value []byte) [32]byte { return sha256.Sum256(value) }
 type JournalSealer struct{}
 
 func (JournalSealer) Sum(path string, data []byte) []byte {
-	k := sha256.Sum256([]byte("craton gcm journal v1\x00" + path))
+	k := sha256.Sum256([]byte("craton gcm journal\x00" + path))
 	return mac(k[:], data)
 }
