@@ -120,7 +120,7 @@ func (m *Module) opCall(sh uint64, kind session.OpKind) (*opCall, error) {
 // startOp is the common XxxInit: fetch and check the key, let start make
 // the backend operation, install it.
 func (m *Module) startOp(fn string, sh uint64, kind session.OpKind, mech ck.Mechanism, key uint64, use keyUse,
-	start func(b *backend.Backend, o *slots.Object) (any, error)) error {
+	start func(st *state, o *slots.Object) (any, error)) error {
 	st, done, err := m.enter()
 	if err != nil {
 		return err
@@ -139,7 +139,7 @@ func (m *Module) startOp(fn string, sh uint64, kind session.OpKind, mech ck.Mech
 	if err != nil {
 		return st.logged(fn, err)
 	}
-	state, err := start(st.backend, o)
+	state, err := start(st, o)
 	if err != nil {
 		o.Release()
 		return st.logged(fn, err)
@@ -163,15 +163,15 @@ func outLen(outCap int64, need int) (query bool, err error) {
 
 // EncryptInit is C_EncryptInit.
 func (m *Module) EncryptInit(sh uint64, mech ck.Mechanism, key uint64) error {
-	return m.startOp("C_EncryptInit", sh, session.OpEncrypt, mech, key, useEncrypt, func(b *backend.Backend, o *slots.Object) (any, error) {
-		return b.NewCipher(mech, o.KeyType(), o.Attrs, backend.ForEncrypt)
+	return m.startOp("C_EncryptInit", sh, session.OpEncrypt, mech, key, useEncrypt, func(st *state, o *slots.Object) (any, error) {
+		return st.backend.NewCountedCipher(mech, o.KeyType(), o.Attrs, backend.ForEncrypt, st.budgetFor(mech, o))
 	})
 }
 
 // DecryptInit is C_DecryptInit.
 func (m *Module) DecryptInit(sh uint64, mech ck.Mechanism, key uint64) error {
-	return m.startOp("C_DecryptInit", sh, session.OpDecrypt, mech, key, useDecrypt, func(b *backend.Backend, o *slots.Object) (any, error) {
-		return b.NewCipher(mech, o.KeyType(), o.Attrs, backend.ForDecrypt)
+	return m.startOp("C_DecryptInit", sh, session.OpDecrypt, mech, key, useDecrypt, func(st *state, o *slots.Object) (any, error) {
+		return st.backend.NewCipher(mech, o.KeyType(), o.Attrs, backend.ForDecrypt)
 	})
 }
 
@@ -386,15 +386,15 @@ func (m *Module) DigestFinal(sh uint64, outCap int64) ([]byte, uint64, error) {
 
 // SignInit is C_SignInit.
 func (m *Module) SignInit(sh uint64, mech ck.Mechanism, key uint64) error {
-	return m.startOp("C_SignInit", sh, session.OpSign, mech, key, useSign, func(b *backend.Backend, o *slots.Object) (any, error) {
-		return b.NewSigner(mech, o.KeyType(), o.Attrs)
+	return m.startOp("C_SignInit", sh, session.OpSign, mech, key, useSign, func(st *state, o *slots.Object) (any, error) {
+		return st.backend.NewSigner(mech, o.KeyType(), o.Attrs)
 	})
 }
 
 // VerifyInit is C_VerifyInit.
 func (m *Module) VerifyInit(sh uint64, mech ck.Mechanism, key uint64) error {
-	return m.startOp("C_VerifyInit", sh, session.OpVerify, mech, key, useVerify, func(b *backend.Backend, o *slots.Object) (any, error) {
-		return b.NewVerifier(mech, o.KeyType(), o.Attrs)
+	return m.startOp("C_VerifyInit", sh, session.OpVerify, mech, key, useVerify, func(st *state, o *slots.Object) (any, error) {
+		return st.backend.NewVerifier(mech, o.KeyType(), o.Attrs)
 	})
 }
 
@@ -513,4 +513,13 @@ func (m *Module) VerifyFinal(sh uint64, sig []byte) error {
 	err = c.op.State.(backend.Verifier).Verify(sig)
 	c.end()
 	return c.st.logged("C_VerifyFinal", err)
+}
+
+// budgetFor is the GCM budget of an encryption with mech on key o (nil for
+// every other mechanism).
+func (st *state) budgetFor(mech ck.Mechanism, o *slots.Object) backend.Budget {
+	if mech.Type != ck.CKM_AES_GCM {
+		return nil
+	}
+	return st.gcmBudget(o)
 }

@@ -2,8 +2,11 @@ package pkcs11
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 
+	"github.com/craton-hsm/craton/backend"
+	"github.com/craton-hsm/craton/gcmjournal"
 	"github.com/craton-hsm/craton/config"
 	"github.com/craton-hsm/craton/pkcs11/ck"
 	"go.uber.org/zap"
@@ -37,7 +40,9 @@ func newModule(t testing.TB, cfg *config.Config) *Module {
 	if tt, ok := t.(*testing.T); ok {
 		log = zaptest.NewLogger(tt, zaptest.Level(zap.WarnLevel))
 	}
-	m := NewWithOptions(Options{Config: cfg, Logger: log})
+	j, err := gcmjournal.Open(gcmjournal.Options{Path: filepath.Join(cfg.Store.Path, "gcm.journal"), Max: cfg.GCM.MaxEncryptions, Sealer: backend.JournalSealer{}})
+	must(t, err)
+	m := NewWithOptions(Options{Config: cfg, Logger: log, Journal: j})
 	must(t, m.Initialize(ck.InitArgs{}))
 	t.Cleanup(func() { m.Finalize() })
 	return m

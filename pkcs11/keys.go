@@ -204,7 +204,7 @@ func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, out
 		}
 		defer clear(material)
 	}
-	c, err := st.backend.NewCipher(mech, w.KeyType(), w.Attrs, backend.ForWrap)
+	c, err := st.backend.NewCountedCipher(mech, w.KeyType(), w.Attrs, backend.ForWrap, st.budgetFor(mech, w))
 	if err != nil {
 		return nil, 0, st.logged("C_WrapKey", err)
 	}

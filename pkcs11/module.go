@@ -18,6 +18,7 @@ import (
 
 	"github.com/craton-hsm/craton/backend"
 	"github.com/craton-hsm/craton/config"
+	"github.com/craton-hsm/craton/gcmjournal"
 	"github.com/craton-hsm/craton/pkcs11/ck"
 	"github.com/craton-hsm/craton/session"
 	"github.com/craton-hsm/craton/slots"
@@ -39,7 +40,16 @@ type Module struct {
 type Options struct {
 	Config *config.Config
 	Logger *zap.Logger
+	// Journal replaces the process-wide GCM journal (tests run many modules
+	// with their own stores in one process).
+	Journal *gcmjournal.Journal
 }
+
+// configLike is what openJournal reads of a configuration.
+type configLike struct{ *config.Config }
+
+func (c configLike) journalPath() string    { return c.JournalPath() }
+func (c configLike) maxEncryptions() uint64 { return c.GCM.MaxEncryptions }
 
 type state struct {
 	cfg      *config.Config
@@ -49,6 +59,7 @@ type state struct {
 	tokens   map[uint64]*slots.Token
 	sessions *session.Table
 	backend  *backend.Backend
+	journal  *gcmjournal.Journal
 }
 
 // New returns an uninitialised Module.
@@ -164,7 +175,14 @@ func (m *Module) Initialize(args ck.InitArgs) error {
 		closeLog()
 		return fmt.Errorf("%w: %w", ck.CKR_FUNCTION_FAILED, err)
 	}
-	st.closeLog, st.backend = closeLog, be
+	j, err := openJournal(configLike{cfg}, m.opts.Journal, log)
+	if err != nil {
+		log.Error("C_Initialize: cannot open the GCM journal; AES-GCM encryption needs it", zap.String("journal", cfg.JournalPath()), zap.Error(err))
+		st.closeTokens()
+		closeLog()
+		return fmt.Errorf("%w: %w", ck.CKR_FUNCTION_FAILED, err)
+	}
+	st.closeLog, st.backend, st.journal = closeLog, be, j
 	m.st = st
 	log.Info("initialised", zap.String("config", cfg.Source), zap.String("store", cfg.Store.Path), zap.Int("slots", len(st.slotIDs)), zap.Bool("fips_mode", be.FIPS()))
 	return nil

@@ -167,6 +167,9 @@ func (m *Module) GetAttributeValue(sh, oh uint64, q []ck.AttrQuery) ([]ck.AttrAn
 	var sensitive, invalid, short bool
 	for i, a := range q {
 		v, ok := o.Attrs[a.Type]
+		if a.Type == ck.CKA_CRATON_GCM_REMAINING {
+			v, ok = st.gcmRemaining(o)
+		}
 		switch {
 		case o.IsSecret(a.Type) && (o.Sensitive() || o.Locked):
 			answers[i].Len, sensitive = ck.Unavailable, true

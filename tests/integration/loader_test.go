@@ -150,6 +150,12 @@ func newTokenEnv(t testing.TB) *tokenEnv {
 	return e
 }
 
+// sharedJournal is the GCM journal every token of this process names: a
+// process installs one journal, at its first C_Initialize, and keeps it (a
+// later configuration naming another is ignored), so per-test journals
+// would all land in the first test's, soon deleted, directory.
+var sharedJournal = filepath.Join(os.TempDir(), fmt.Sprintf("craton-it-%d", os.Getpid()), "gcm.journal")
+
 func writeConf(t testing.TB, e *tokenEnv) {
 	t.Helper()
 	conf := fmt.Sprintf(`[store]
@@ -160,7 +166,9 @@ max_failures = %d
 [log]
 level = "warn"
 file = %q
-`, e.store, e.maxFailures, e.log)
+[gcm]
+journal = %q
+`, e.store, e.maxFailures, e.log, sharedJournal)
 	if err := os.WriteFile(e.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,92 @@
+package pkcs11
+
+import (
+	"errors"
+
+	"github.com/craton-hsm/craton/backend"
+	"github.com/craton-hsm/craton/gcmjournal"
+	"github.com/craton-hsm/craton/pkcs11/ck"
+	"github.com/craton-hsm/craton/slots"
+	"go.uber.org/zap"
+)
+
+// The AES-GCM budget (SPEC §5): every CKM_AES_GCM encryption of a key is
+// counted in the process's gcmjournal, the key named by the SHA-256 of its
+// value. A key that reaches gcm.max_encryptions can still decrypt, never
+// encrypt again.
+
+// openJournal installs the process's journal (the first C_Initialize that
+// names one wins; another path is ignored with a log line), or returns the
+// one a test supplied.
+func openJournal(cfg configLike, given *gcmjournal.Journal, log *zap.Logger) (*gcmjournal.Journal, error) {
+	if given != nil {
+		return given, nil
+	}
+	sugar := log.Sugar()
+	j, ok, err := gcmjournal.Install(gcmjournal.Options{
+		Path:   cfg.journalPath(),
+		Max:    cfg.maxEncryptions(),
+		Sealer: backend.JournalSealer{},
+		Log: func(level, msg string, kv ...any) {
+			switch level {
+			case "error":
+				sugar.Errorw(msg, kv...)
+			case "warn":
+				sugar.Warnw(msg, kv...)
+			default:
+				sugar.Infow(msg, kv...)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		log.Warn("a GCM journal is already installed in this process; keeping it (restart the process to switch)",
+			zap.String("installed", j.Path()), zap.String("configured", cfg.journalPath()))
+	}
+	return j, nil
+}
+
+// gcmBudget is the budget of key o: each call reserves one encryption.
+func (st *state) gcmBudget(o *slots.Object) backend.Budget {
+	fp := gcmjournal.Fingerprint(backend.Fingerprint(o.Attrs[ck.CKA_VALUE]))
+	name := keyName(o)
+	return func() error {
+		err := st.journal.Reserve(fp)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, gcmjournal.ErrExhausted):
+			st.log.Error("AES-GCM key reached its encryption limit; it can still decrypt, never encrypt again",
+				zap.String("key", name), zap.Uint64("max_encryptions", st.journal.Max()))
+			return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM encryption limit reached")
+		case errors.Is(err, gcmjournal.ErrPoisoned):
+			st.log.Error("AES-GCM key refused: the GCM journal that counts it was found damaged",
+				zap.String("key", name), zap.String("journal", st.journal.Path()))
+			return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM journal damaged")
+		}
+		return ck.Errorf(ck.CKR_DEVICE_ERROR, "GCM journal: %v", err)
+	}
+}
+
+// gcmRemaining answers CKA_CRATON_GCM_REMAINING for an AES key.
+func (st *state) gcmRemaining(o *slots.Object) ([]byte, bool) {
+	if o.Class() != ck.CKO_SECRET_KEY || o.KeyType() != ck.CKK_AES || o.Locked {
+		return nil, false
+	}
+	n, err := st.journal.Remaining(gcmjournal.Fingerprint(backend.Fingerprint(o.Attrs[ck.CKA_VALUE])))
+	if err != nil {
+		n = 0
+	}
+	return ck.ULong(n), true
+}
+
+// keyName names a key in log lines: its label, else its unique ID. Never
+// its value.
+func keyName(o *slots.Object) string {
+	if l := o.Attrs[ck.CKA_LABEL]; len(l) > 0 {
+		return string(l)
+	}
+	return "unique-id:" + o.UniqueID()
+}
