@@ -49,7 +49,7 @@ unit:
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /cmd/libcraton)
 
 integration: $(SO) $(HARNESS)
-	@for h in $(HARNESS); do echo "== $$h"; CRATON_SO=$(SO) ./$$h || exit 1; done
+	@for h in $(HARNESS); do echo "== $$h"; CRATON_SO=$(SO) FORK_COUNT=1000 ./$$h || exit 1; done
 	CRATON_SO=$(SO) $(GO) test -tags integration -count=1 -timeout 15m ./tests/integration/
 
 # The mechanism suite three ways: the plain build ran above (integration);
