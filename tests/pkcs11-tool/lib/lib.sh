@@ -279,3 +279,156 @@ finish() {
 	fi
 	exit 0
 }
+
+# ---------------------------------------------------------------------------
+# Helpers of the mechanism interop scripts (50-56).
+#
+#   need_tools TOOL...      exit 2 (not a pass) when a required tool is missing
+#   hexof FILE              lowercase hex of FILE on one line
+#   LOGIN                   array: pkcs11-tool's user login options
+#   p11py CMD ARGS...       tools/p11.py (PyKCS11) on $CRATON_SO as the user;
+#                           HAVE_PYKCS11=1 when a python3 with PyKCS11 exists
+#                           ($PYKCS11_PYTHON)
+#   go_tool NAME            builds tools/NAME (Go) once, prints the binary's path
+#   assert_no_panic NAME    $LOGFILE has no "recovered panic" line
+#   assert_verified NAME    the last output is OpenSSL's verification success
+#   tamper IN OUT           OUT = IN with one bit of its middle byte flipped
+#   spki_from_listing, pubkey_pem: public keys for openssl (below)
+
+P11_TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)"
+P11_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+LOGIN=(--login --pin "$USER_PIN")
+
+need_tools() {
+	local t
+	for t in "$@"; do
+		if ! command -v "$t" >/dev/null 2>&1; then
+			echo "$TEST_NAME: required tool '$t' not found" >&2
+			exit 2
+		fi
+	done
+}
+
+hexof() {
+	od -An -v -tx1 "$1" | tr -d ' \n'
+}
+
+# PyKCS11 ships as Debian's python3-pykcs11, for /usr/bin/python3; the first
+# python3 on PATH may be another interpreter without it.
+PYKCS11_PYTHON=""
+for _py in python3 /usr/bin/python3; do
+	if command -v "$_py" >/dev/null 2>&1 && "$_py" -c 'import PyKCS11' >/dev/null 2>&1; then
+		PYKCS11_PYTHON=$(command -v "$_py")
+		break
+	fi
+done
+unset _py
+HAVE_PYKCS11=0
+if [ -n "$PYKCS11_PYTHON" ]; then HAVE_PYKCS11=1; fi
+
+p11py() {
+	if [ -z "$PYKCS11_PYTHON" ]; then
+		echo "p11py: no python3 with PyKCS11 (Debian: python3-pykcs11)" >&2
+		return 2
+	fi
+	timeout "$P11_TIMEOUT" "$PYKCS11_PYTHON" "$P11_TOOLS_DIR/p11.py" "$CRATON_SO" "$USER_PIN" "$@"
+}
+
+go_tool() {
+	local bin=$WORK/bin/$1 gobin
+	if [ ! -x "$bin" ]; then
+		gobin=$(command -v go || echo /usr/local/go/bin/go)
+		mkdir -p "$WORK/bin"
+		(cd "$P11_REPO_ROOT" && "$gobin" build -o "$bin" "./tests/pkcs11-tool/tools/$1") >&2 || return 1
+	fi
+	echo "$bin"
+}
+
+assert_no_panic() {
+	if [ -f "$LOGFILE" ] && grep -q -F "recovered panic" "$LOGFILE"; then
+		fail "$1" "$LOGFILE logs a recovered panic"
+		grep -F -A3 "recovered panic" "$LOGFILE" | head -n 20 | sed 's/^/    | /'
+	else
+		pass "$1"
+	fi
+}
+
+# openssl dgst -verify prints "Verified OK", openssl pkeyutl -verify
+# "Signature Verified Successfully"; failures print "Verification failure"
+# / "Signature Verification Failure".
+assert_verified() {
+	if grep -q -x -E 'Verified OK|Signature Verified Successfully' "$OUT"; then
+		pass "$1"
+	else
+		fail "$1" "openssl did not verify"
+		_lib_show_output
+	fi
+}
+
+tamper() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[len(b) // 2] ^= 0x01
+open(sys.argv[2], "wb").write(bytes(b))
+PY
+}
+
+# spki_from_listing LISTING OUT: a DER SubjectPublicKeyInfo in OUT for the EC
+# public key whose "EC_POINT:" and "EC_PARAMS:" lines pkcs11-tool printed into
+# the file LISTING (--keypairgen or -O output holding that one key). For what
+# pkcs11-tool cannot export itself: OpenSC 0.23's --read-object fails on P-384
+# public keys with "cannot create EVP_PKEY" (with SoftHSM2 too).
+spki_from_listing() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+point = bytes.fromhex(re.search(r"EC_POINT:\s+([0-9a-fA-F]+)", text).group(1))
+params = bytes.fromhex(re.search(r"EC_PARAMS:\s+([0-9a-fA-F]+)", text).group(1))
+
+def der(tag, body):
+    n = len(body)
+    if n < 0x80:
+        head = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        head = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + head + body
+
+def unwrap_octet_string(b):
+    # CKA_EC_POINT is a DER OCTET STRING; accept a raw point too.
+    if b[0] == 0x04 and len(b) > 2:
+        n, off = b[1], 2
+        if n & 0x80:
+            k = n & 0x7F
+            n, off = int.from_bytes(b[2:2 + k], "big"), 2 + k
+        if off + n == len(b):
+            return b[off:]
+    return b
+
+ec_public_key = bytes.fromhex("06072a8648ce3d0201")
+spki = der(0x30, der(0x30, ec_public_key + params) + der(0x03, b"\x00" + unwrap_octet_string(point)))
+open(sys.argv[2], "wb").write(spki)
+PY
+}
+
+# pubkey_pem ID LISTING OUT: the public key with CKA_ID ID as PEM in OUT, for
+# openssl. pkcs11-tool --read-object --type pubkey writes DER (PEM for
+# Ed25519); when it fails with its P-384 bug ("cannot create EVP_PKEY"), the
+# key is rebuilt from the EC_POINT/EC_PARAMS lines of LISTING (pkcs11-tool's
+# output at generation) and a note says so.
+pubkey_pem() {
+	local raw=$WORK/.pub-$1.raw
+	rm -f "$raw"
+	if ! p11 --read-object --type pubkey --id "$1" -o "$raw" >"$WORK/.pub-$1.log" 2>&1; then
+		if grep -q -F "cannot create EVP_PKEY" "$WORK/.pub-$1.log" && [ -n "$2" ]; then
+			note "pubkey $1: OpenSC 0.23 cannot export it ('cannot create EVP_PKEY'); rebuilt from CKA_EC_POINT"
+			spki_from_listing "$2" "$raw" || return 1
+		else
+			cat "$WORK/.pub-$1.log" >&2
+			return 1
+		fi
+	fi
+	openssl pkey -pubin -inform DER -in "$raw" -out "$3" 2>/dev/null ||
+		openssl pkey -pubin -inform PEM -in "$raw" -out "$3"
+}
