@@ -10,7 +10,7 @@ GOFILES   := $(shell find . -name '*.go' -not -path './build/*') $(wildcard cmd/
 # Fuzz time per target in `make test` (CI); `make fuzz` runs longer.
 FUZZTIME  ?= 5s
 
-.PHONY: all build fips fips-suite test unit integration clients fuzz fuzz-short demo clean symbols
+.PHONY: all build install fips fips-suite test unit integration clients fuzz fuzz-short demo clean symbols
 
 all: build
 build: $(SO)
@@ -74,6 +74,16 @@ fuzz-short:
 	  done; done
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=10m
+
+# Installs the library and registers it with p11-kit (system-wide).
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+P11KITDIR ?= /etc/pkcs11/modules
+install: $(SO)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(P11KITDIR)
+	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/libcraton.so
+	sed 's|^module:.*|module: $(LIBDIR)/libcraton.so|' contrib/p11-kit/craton.module > $(DESTDIR)$(P11KITDIR)/craton.module
+	chmod 0644 $(DESTDIR)$(P11KITDIR)/craton.module
 
 demo: $(SO)
 	@bash tests/demo.sh $(SO)
