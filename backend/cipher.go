@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"hash"
+	"math/big"
 
 	. "github.com/craton-hsm/craton/pkcs11/ck"
 )
@@ -98,7 +99,7 @@ func (b *Backend) newAESCipher(mech Mechanism, blk cipher.Block, kek []byte, enc
 		if p.CounterBits == 0 || p.CounterBits > 128 {
 			return nil, paramErr("CK_AES_CTR_PARAMS.ulCounterBits must be 1..128")
 		}
-		return &ctrCipher{s: cipher.NewCTR(blk, p.CB[:]), counterBits: p.CounterBits, start: p.CB}, nil
+		return newCTR(blk, p), nil
 	case CKM_AES_GCM:
 		return b.newGCM(mech, blk, encrypt, budget)
 	case CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP:
@@ -224,12 +225,29 @@ func (c *blockCipher) Final() ([]byte, error) {
 	return out, nil
 }
 
-// ctrCipher is AES-CTR; it refuses to run past its counter's width.
+// ctrCipher is AES-CTR. PKCS#11 names how many low bits of the counter
+// block count (ulCounterBits); crypto/cipher's CTR increments all 128, so
+// the token refuses data that would carry out of the counter field into
+// the nonce (CKR_DATA_LEN_RANGE) instead of silently using other blocks.
 type ctrCipher struct {
-	s           cipher.Stream
-	counterBits uint64
-	start       [16]byte
-	bytes       uint64
+	s     cipher.Stream
+	limit uint64 // blocks available before the counter field wraps; 0 = no practical limit
+	bytes uint64
+}
+
+func newCTR(blk cipher.Block, p CTRParams) *ctrCipher {
+	c := &ctrCipher{s: cipher.NewCTR(blk, p.CB[:])}
+	if p.CounterBits < 128 {
+		// Blocks left = 2^bits - (the counter field's current value).
+		field := new(big.Int).Lsh(big.NewInt(1), uint(p.CounterBits))
+		start := new(big.Int).Mod(new(big.Int).SetBytes(p.CB[:]), field)
+		left := field.Sub(field, start)
+		if left.IsUint64() {
+			c.limit = left.Uint64()
+		}
+	}
+	// A 128-bit counter wraps within its bits, as crypto/cipher's does.
+	return c
 }
 
 func (c *ctrCipher) SinglePartOnly() bool { return false }
@@ -237,10 +255,11 @@ func (c *ctrCipher) UpdateLen(n int) int  { return n }
 func (c *ctrCipher) FinalLen() int        { return 0 }
 func (c *ctrCipher) OneShotLen(n int) int { return n }
 func (c *ctrCipher) Update(in []byte) ([]byte, error) {
-	c.bytes += uint64(len(in))
-	if c.counterBits < 64 && (c.bytes+15)/16 > 1<<c.counterBits {
-		return nil, Errorf(CKR_DATA_LEN_RANGE, "AES-CTR counter of %d bits would wrap", c.counterBits)
+	total := c.bytes + uint64(len(in))
+	if c.limit != 0 && (total+15)/16 > c.limit {
+		return nil, Errorf(CKR_DATA_LEN_RANGE, "AES-CTR: the counter field would wrap into the nonce")
 	}
+	c.bytes = total
 	out := make([]byte, len(in))
 	c.s.XORKeyStream(out, in)
 	return out, nil

@@ -78,8 +78,8 @@ func rsaPublic(a Attrs) (*rsa.PublicKey, error) {
 	if n.BitLen() < 2048 {
 		return nil, Errorf(CKR_MECHANISM_INVALID, "RSA key of %d bits; the minimum is 2048", n.BitLen())
 	}
-	if n.BitLen() > 16384 {
-		return nil, keyErr("RSA modulus too large")
+	if n.BitLen() > 4096 {
+		return nil, Errorf(CKR_KEY_SIZE_RANGE, "RSA key of %d bits; the maximum is 4096", n.BitLen())
 	}
 	return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
 }

@@ -235,6 +235,11 @@ func (b *Backend) rsaSign(c *signCore, mech Mechanism, key Attrs, sign bool, ch 
 		if p.SaltLen > uint64(h.Size()) && b.fips {
 			return paramErr("FIPS mode: PSS salt no longer than the hash")
 		}
+		if p.SaltLen == 0 || p.SaltLen > 1024 {
+			// Go's PSSOptions reads a salt length of 0 as "any length":
+			// an empty salt cannot be asked for, nor checked on verify.
+			return paramErr("PSS: the salt length must be 1 to 1024 bytes")
+		}
 		opts := &rsa.PSSOptions{SaltLength: int(p.SaltLen), Hash: h}
 		check := func(d []byte) error {
 			if len(d) != h.Size() {
