@@ -98,13 +98,8 @@ func (c *opCall) fail(fn string, err error) error {
 }
 
 func (m *Module) opCall(sh uint64, kind session.OpKind) (*opCall, error) {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
-		return nil, err
-	}
-	s, t, err := st.session(sh)
-	if err != nil {
-		done()
 		return nil, err
 	}
 	s.Lock()
@@ -121,15 +116,11 @@ func (m *Module) opCall(sh uint64, kind session.OpKind) (*opCall, error) {
 // the backend operation, install it.
 func (m *Module) startOp(fn string, sh uint64, kind session.OpKind, mech ck.Mechanism, key uint64, use keyUse,
 	start func(st *state, o *slots.Object) (any, error)) error {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	s.Lock()
 	defer s.Unlock()
 	if s.Op(kind) != nil {
@@ -293,15 +284,11 @@ func (m *Module) TakeGeneratedIV(sh uint64) []byte {
 
 // DigestInit is C_DigestInit.
 func (m *Module) DigestInit(sh uint64, mech ck.Mechanism) error {
-	st, done, err := m.enter()
+	st, s, _, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, _, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	s.Lock()
 	defer s.Unlock()
 	if s.Op(session.OpDigest) != nil {

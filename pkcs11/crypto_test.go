@@ -6,8 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"math/big"
 	"encoding/binary"
+	"math/big"
 	"testing"
 
 	"github.com/craton-hsm/craton/pkcs11/ck"

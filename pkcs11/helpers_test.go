@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/craton-hsm/craton/backend"
-	"github.com/craton-hsm/craton/gcmjournal"
 	"github.com/craton-hsm/craton/config"
+	"github.com/craton-hsm/craton/gcmjournal"
 	"github.com/craton-hsm/craton/pkcs11/ck"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"

@@ -51,15 +51,11 @@ func (st *state) newKey(s *session.Session, t *slots.Token, tmpl ck.Template, or
 
 // GenerateKey is C_GenerateKey.
 func (m *Module) GenerateKey(sh uint64, mech ck.Mechanism, tmpl ck.Template) (uint64, error) {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return 0, err
-	}
 	kind, ok := keyGenKinds[mech.Type]
 	if !ok || kind[0] != ck.CKO_SECRET_KEY {
 		return 0, ck.CKR_MECHANISM_INVALID
@@ -90,15 +86,11 @@ func (m *Module) GenerateKey(sh uint64, mech ck.Mechanism, tmpl ck.Template) (ui
 
 // GenerateKeyPair is C_GenerateKeyPair.
 func (m *Module) GenerateKeyPair(sh uint64, mech ck.Mechanism, pubT, privT ck.Template) (uint64, uint64, error) {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return 0, 0, err
-	}
 	kind, ok := keyGenKinds[mech.Type]
 	if !ok || kind[0] != ck.CKO_PRIVATE_KEY {
 		return 0, 0, ck.CKR_MECHANISM_INVALID
@@ -161,15 +153,11 @@ func (m *Module) GenerateKeyPair(sh uint64, mech ck.Mechanism, pubT, privT ck.Te
 // WrapKey is C_WrapKey: a secret key's value, or a private key as PKCS#8,
 // encrypted under the wrapping key.
 func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, outCap int64) ([]byte, uint64, error) {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return nil, 0, err
-	}
 	w, err := keyFor(t, wrapping, useWrap, mech.Type)
 	if err != nil {
 		if errors.Is(err, ck.CKR_KEY_HANDLE_INVALID) {
@@ -234,15 +222,11 @@ func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, out
 
 // UnwrapKey is C_UnwrapKey.
 func (m *Module) UnwrapKey(sh uint64, mech ck.Mechanism, unwrapping uint64, wrapped []byte, tmpl ck.Template) (uint64, error) {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return 0, err
-	}
 	u, err := keyFor(t, unwrapping, useUnwrap, mech.Type)
 	if err != nil {
 		if errors.Is(err, ck.CKR_KEY_HANDLE_INVALID) {
@@ -293,15 +277,11 @@ func (m *Module) UnwrapKey(sh uint64, mech ck.Mechanism, unwrapping uint64, wrap
 // DeriveKey is C_DeriveKey: ECDH1 and HKDF (CKM_HKDF_DATA makes a data
 // object).
 func (m *Module) DeriveKey(sh uint64, mech ck.Mechanism, base uint64, tmpl ck.Template) (uint64, error) {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return 0, err
-	}
 	b, err := keyFor(t, base, useDerive, mech.Type)
 	if err != nil {
 		return 0, st.logged("C_DeriveKey", err)

@@ -279,6 +279,19 @@ func (st *state) session(sh uint64) (*session.Session, *slots.Token, error) {
 	return s, st.tokens[s.SlotID], nil
 }
 
+// inSession is the start of every call on a session: the module entered,
+// session sh and its token found. The caller defers done.
+func (m *Module) inSession(sh uint64) (st *state, s *session.Session, t *slots.Token, done func(), err error) {
+	if st, done, err = m.enter(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if s, t, err = st.session(sh); err != nil {
+		done()
+		return nil, nil, nil, nil, err
+	}
+	return st, s, t, done, nil
+}
+
 // session is the check behind not-yet-implemented functions.
 func (m *Module) session(sh uint64) (*session.Session, error) {
 	st, done, err := m.enter()

@@ -34,15 +34,11 @@ func mayWrite(s *session.Session, o *slots.Object) error {
 
 // CreateObject is C_CreateObject.
 func (m *Module) CreateObject(sh uint64, tmpl ck.Template) (uint64, error) {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return 0, err
-	}
 	login := t.LoginState()
 	o, err := slots.NewObject(tmpl, slots.Origin{}, login == ck.CKU_SO)
 	if err != nil {
@@ -57,15 +53,11 @@ func (m *Module) CreateObject(sh uint64, tmpl ck.Template) (uint64, error) {
 
 // CopyObject is C_CopyObject.
 func (m *Module) CopyObject(sh, oh uint64, tmpl ck.Template) (uint64, error) {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return 0, err
-	}
 	o, err := t.Object(oh)
 	if err != nil {
 		return 0, st.logged("C_CopyObject", err)
@@ -95,15 +87,11 @@ func (m *Module) CopyObject(sh, oh uint64, tmpl ck.Template) (uint64, error) {
 
 // DestroyObject is C_DestroyObject.
 func (m *Module) DestroyObject(sh, oh uint64) error {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	o, err := t.Object(oh)
 	if err != nil {
 		return st.logged("C_DestroyObject", err)
@@ -122,15 +110,11 @@ func (m *Module) DestroyObject(sh, oh uint64) error {
 
 // GetObjectSize is C_GetObjectSize: the size of the object's encoded record.
 func (m *Module) GetObjectSize(sh, oh uint64) (uint64, error) {
-	st, done, err := m.enter()
+	st, _, t, done, err := m.inSession(sh)
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	_, t, err := st.session(sh)
-	if err != nil {
-		return 0, err
-	}
 	o, err := t.Object(oh)
 	if err != nil {
 		return 0, st.logged("C_GetObjectSize", err)
@@ -146,15 +130,11 @@ func (m *Module) GetObjectSize(sh, oh uint64) (uint64, error) {
 // returned error is the one the spec names for the worst problem met:
 // CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL.
 func (m *Module) GetAttributeValue(sh, oh uint64, q []ck.AttrQuery) ([]ck.AttrAnswer, error) {
-	st, done, err := m.enter()
+	st, _, t, done, err := m.inSession(sh)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	_, t, err := st.session(sh)
-	if err != nil {
-		return nil, err
-	}
 	o, err := t.Object(oh)
 	if err != nil {
 		return nil, st.logged("C_GetAttributeValue", err)
@@ -198,15 +178,11 @@ func (m *Module) GetAttributeValue(sh, oh uint64, q []ck.AttrQuery) ([]ck.AttrAn
 
 // SetAttributeValue is C_SetAttributeValue.
 func (m *Module) SetAttributeValue(sh, oh uint64, tmpl ck.Template) error {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	o, err := t.Object(oh)
 	if err != nil {
 		return st.logged("C_SetAttributeValue", err)
@@ -233,15 +209,11 @@ func (m *Module) SetAttributeValue(sh, oh uint64, tmpl ck.Template) error {
 
 // FindObjectsInit is C_FindObjectsInit: the matching handles are fixed now.
 func (m *Module) FindObjectsInit(sh uint64, tmpl ck.Template) error {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	s.Lock()
 	defer s.Unlock()
 	if s.FindActive() {
@@ -256,15 +228,11 @@ func (m *Module) FindObjectsInit(sh uint64, tmpl ck.Template) error {
 
 // FindObjects is C_FindObjects.
 func (m *Module) FindObjects(sh uint64, max uint64) ([]uint64, error) {
-	st, done, err := m.enter()
+	_, s, _, done, err := m.inSession(sh)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	s, _, err := st.session(sh)
-	if err != nil {
-		return nil, err
-	}
 	s.Lock()
 	defer s.Unlock()
 	return s.NextFound(max)
@@ -272,15 +240,11 @@ func (m *Module) FindObjects(sh uint64, max uint64) ([]uint64, error) {
 
 // FindObjectsFinal is C_FindObjectsFinal.
 func (m *Module) FindObjectsFinal(sh uint64) error {
-	st, done, err := m.enter()
+	_, s, _, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, _, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	s.Lock()
 	defer s.Unlock()
 	return s.EndFind()

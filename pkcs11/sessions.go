@@ -71,15 +71,11 @@ func (st *state) afterClose(slot uint64, closed []*session.Session) {
 
 // GetSessionInfo is C_GetSessionInfo.
 func (m *Module) GetSessionInfo(sh uint64) (ck.SessionInfo, error) {
-	st, done, err := m.enter()
+	_, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return ck.SessionInfo{}, err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return ck.SessionInfo{}, err
-	}
 	flags := uint64(ck.CKF_SERIAL_SESSION)
 	if s.RW {
 		flags |= ck.CKF_RW_SESSION
@@ -89,15 +85,11 @@ func (m *Module) GetSessionInfo(sh uint64) (ck.SessionInfo, error) {
 
 // SessionCancel is C_SessionCancel: it ends the operations named in flags.
 func (m *Module) SessionCancel(sh, flags uint64) error {
-	st, done, err := m.enter()
+	_, s, _, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, _, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	s.Lock()
 	defer s.Unlock()
 	s.Cancel(flags)
@@ -106,15 +98,11 @@ func (m *Module) SessionCancel(sh, flags uint64) error {
 
 // Login is C_Login.
 func (m *Module) Login(sh, userType uint64, pin []byte) error {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	if pin == nil {
 		// A NULL PIN asks for a protected authentication path, which a soft
 		// token does not have; refuse without spending a PIN attempt.
@@ -164,15 +152,11 @@ func (m *Module) LoginUser(sh, userType uint64, pin, username []byte) error {
 
 // Logout is C_Logout.
 func (m *Module) Logout(sh uint64) error {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	if err := t.Logout(); err != nil {
 		return err
 	}
@@ -190,15 +174,11 @@ func (m *Module) Logout(sh uint64) error {
 
 // InitPIN is C_InitPIN: the SO sets the user PIN (and so unlocks it).
 func (m *Module) InitPIN(sh uint64, pin []byte) error {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	if s.State(t.LoginState()) != ck.CKS_RW_SO_FUNCTIONS {
 		return ck.CKR_USER_NOT_LOGGED_IN
 	}
@@ -207,15 +187,11 @@ func (m *Module) InitPIN(sh uint64, pin []byte) error {
 
 // SetPIN is C_SetPIN: the SO's PIN in an SO session, else the user's.
 func (m *Module) SetPIN(sh uint64, oldPIN, newPIN []byte) error {
-	st, done, err := m.enter()
+	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
 		return err
 	}
 	defer done()
-	s, t, err := st.session(sh)
-	if err != nil {
-		return err
-	}
 	if !s.RW {
 		return ck.CKR_SESSION_READ_ONLY
 	}
