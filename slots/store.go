@@ -30,6 +30,8 @@ import (
 type Store struct {
 	db   *sql.DB
 	path string
+	// version is prepared once: it runs on every use of a token object.
+	version *sql.Stmt
 }
 
 // ErrNoObject: no row with that handle (destroyed, maybe by another process).
@@ -87,6 +89,9 @@ func OpenStore(path string) (*Store, error) {
 		_, err := tx.Exec(`INSERT OR IGNORE INTO token (id, serial) VALUES (1, ?)`, hex.EncodeToString(backend.Random(8)))
 		return err
 	})
+	if err == nil {
+		s.version, err = db.Prepare(`SELECT version FROM objects WHERE handle = ?`)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open token store %s: %w", path, err)
@@ -94,7 +99,12 @@ func OpenStore(path string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.version != nil {
+		s.version.Close()
+	}
+	return s.db.Close()
+}
 
 func (s *Store) tx(f func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(context.Background(), nil)
@@ -389,7 +399,7 @@ func (s *Store) Refs(tags [][]byte, private bool) ([]Ref, error) {
 // Version reads the current version of one object.
 func (s *Store) Version(h int64) (int64, error) {
 	var v int64
-	err := s.db.QueryRow(`SELECT version FROM objects WHERE handle = ?`, h).Scan(&v)
+	err := s.version.QueryRow(h).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNoObject
 	}

@@ -32,6 +32,11 @@ var indexed = map[uint64]bool{
 	CKA_UNIQUE_ID: true,
 }
 
+// broadAttrs are indexed attributes that many objects share (the class, the
+// key type): a search by them alone still scans their objects, so they
+// never drive a lookup when a selective attribute is also given.
+var broadAttrs = map[uint64]bool{CKA_CLASS: true, CKA_KEY_TYPE: true, CKA_CERTIFICATE_TYPE: true}
+
 // Config is what a token takes from the configuration.
 type Config struct {
 	SlotID        uint64

@@ -336,12 +336,18 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 		if private {
 			key = t.indexKey
 		}
-		var tags [][]byte
+		var tags, broad [][]byte
 		for _, a := range tmpl {
-			if indexed[a.Type] {
+			switch {
+			case broadAttrs[a.Type]:
+				broad = append(broad, backend.Tag(key, a.Type, a.Value))
+			case indexed[a.Type]:
 				tags = append(tags, backend.Tag(key, a.Type, a.Value))
 			}
 		}
+		// The first tag drives the index lookup: a selective one (label,
+		// ID, …) rather than one every object of a kind shares.
+		tags = append(tags, broad...)
 		refs, err := t.store.Refs(tags, private)
 		if err != nil {
 			return nil, device(err)
