@@ -6,7 +6,7 @@ SO        := $(CURDIR)/libcraton.so
 FIPS_SO   := $(CURDIR)/libcraton-fips.so
 BUILD     := build
 LDFLAGS   := -extldflags -Wl,--version-script=$(CURDIR)/cmd/libcraton/exports.map
-GOFILES   := $(shell find . -name '*.go' -not -path './build/*') $(wildcard cmd/libcraton/*.c cmd/libcraton/*.h)
+GOFILES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bench/*') $(wildcard cmd/libcraton/*.c cmd/libcraton/*.h)
 # Fuzz time per target in `make test` (CI); `make fuzz` runs longer.
 FUZZTIME  ?= 5s
 
@@ -90,3 +90,54 @@ demo: $(SO)
 
 clean:
 	rm -rf $(SO) $(FIPS_SO) $(BUILD) libcraton.h
+# ---- Benchmark (bench/): `make bench`; never part of `make test` -----------
+# One run: Craton and SoftHSMv2 side by side (a scratch token each), plus the
+# Go ceiling (the same primitives called directly). Writes results.md,
+# results.csv and results.svg to $(BENCH_OUT). About 6-8 minutes with the
+# defaults, most of it 2 s x 23 workloads x 2 thread counts x 3 columns, and
+# creating 11,000 objects in SoftHSMv2's file store.
+#   make bench BENCH_TIME=5 BENCH_THREADS=1,2,4
+#   make bench BENCH_ARGS='--only sha256-1m,aes256-gcm-enc-1m'
+#   make bench BENCH_BORING=1   adds Craton and the ceiling built with
+#                               GOEXPERIMENT=boringcrypto as two more columns
+# (bench/ceiling is its own Go module, so `go vet/test ./...` and the
+# dependency-graph test never see its crypto/* imports.)
+BENCH_TIME    ?= 2
+BENCH_THREADS ?= 1,2
+BENCH_OUT     ?= $(BUILD)/bench
+BENCH_ARGS    ?=
+SOFTHSM2_SO   ?= /usr/lib/softhsm/libsofthsm2.so
+BENCH_CLIENT  := $(BUILD)/bench/p11bench
+BENCH_CEILING := $(BUILD)/bench/ceiling
+BORING_SO     := $(CURDIR)/$(BUILD)/bench/libcraton-boring.so
+
+.PHONY: bench bench-tools
+bench-tools: $(BENCH_CLIENT) $(BENCH_CEILING)
+
+$(BENCH_CLIENT): bench/p11bench.c bench/sha256.h cmd/libcraton/pkcs11.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -Werror -Wno-format-truncation -I cmd/libcraton -o $@ bench/p11bench.c -ldl -lpthread
+
+$(BENCH_CEILING): bench/ceiling/main.go bench/ceiling/go.mod
+	@mkdir -p $(dir $@)
+	cd bench/ceiling && $(GO) build -trimpath -o $(CURDIR)/$@ .
+
+$(BENCH_CEILING)-boring: bench/ceiling/main.go bench/ceiling/go.mod
+	@mkdir -p $(dir $@)
+	cd bench/ceiling && GOEXPERIMENT=boringcrypto $(GO) build -trimpath -o $(CURDIR)/$@ .
+
+$(BORING_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
+	@mkdir -p $(dir $@)
+	GOEXPERIMENT=boringcrypto $(GO) build -trimpath -buildmode=c-shared -ldflags '$(LDFLAGS)' -o $@ ./cmd/libcraton
+	@rm -f $(basename $@).h
+
+BENCH_BORING_DEPS = $(if $(BENCH_BORING),$(BORING_SO) $(BENCH_CEILING)-boring)
+BENCH_BORING_ARGS = $(if $(BENCH_BORING),Craton-boring=craton:$(BORING_SO) --ceiling 'Go ceiling (boring)=$(CURDIR)/$(BENCH_CEILING)-boring')
+
+bench: $(SO) bench-tools $(BENCH_BORING_DEPS)
+	@test -f $(SOFTHSM2_SO) || { echo "bench: $(SOFTHSM2_SO) is missing (apt-get install softhsm2)"; exit 2; }
+	$(BENCH_CLIENT) run --time $(BENCH_TIME) --threads $(BENCH_THREADS) --out $(BENCH_OUT) \
+	  --ceiling $(CURDIR)/$(BENCH_CEILING) $(BENCH_ARGS) \
+	  Craton=craton:$(SO) SoftHSMv2=softhsm2:$(SOFTHSM2_SO) $(BENCH_BORING_ARGS)
+	python3 bench/chart.py $(BENCH_OUT)/results.csv $(BENCH_OUT)/results.svg
+	@echo "bench: $(BENCH_OUT)/results.md, results.csv, results.svg"
