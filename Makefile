@@ -141,3 +141,20 @@ bench: $(SO) bench-tools $(BENCH_BORING_DEPS)
 	  Craton=craton:$(SO) SoftHSMv2=softhsm2:$(SOFTHSM2_SO) $(BENCH_BORING_ARGS)
 	python3 bench/chart.py $(BENCH_OUT)/results.csv $(BENCH_OUT)/results.svg
 	@echo "bench: $(BENCH_OUT)/results.md, results.csv, results.svg"
+# --- soak (issue 7): merge into the top-level Makefile --------------------
+# A mixed workload through libcraton.so for SOAK_DURATION (default 10m):
+# sign/verify, encrypt/decrypt, digest, find, create/destroy, session
+# keys, sessions, login/logout, from SOAK_WORKERS threads. Samples RSS and
+# open FDs every SOAK_INTERVAL and fails if RSS grows more than 10% after
+# warm-up, FDs grow, sessions or objects leak, or any call fails.
+# Not part of `make test` (it takes minutes): run `make soak`, or e.g.
+# `make soak SOAK_DURATION=2m`.
+SOAK_DURATION ?= 10m
+SOAK_WORKERS  ?= 8
+SOAK_INTERVAL ?= 10s
+
+.PHONY: soak
+soak: $(SO)
+	@mkdir -p $(BUILD)
+	$(GO) build -o $(BUILD)/soak ./tests/soak
+	./$(BUILD)/soak -so $(SO) -duration $(SOAK_DURATION) -workers $(SOAK_WORKERS) -interval $(SOAK_INTERVAL)

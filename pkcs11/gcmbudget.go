@@ -48,22 +48,43 @@ func openJournal(cfg configLike, given *gcmjournal.Journal, log *zap.Logger) (*g
 	return j, nil
 }
 
+// gcmJournal returns the process's journal, opening it if an earlier try
+// failed (a journal directory that was missing or unwritable at
+// C_Initialize can be fixed without a restart).
+func (st *state) gcmJournal() (*gcmjournal.Journal, error) {
+	st.journalMu.Lock()
+	defer st.journalMu.Unlock()
+	if st.journal == nil {
+		j, err := openJournal(configLike{st.cfg}, st.givenJournal, st.log)
+		if err != nil {
+			return nil, err
+		}
+		st.journal = j
+	}
+	return st.journal, nil
+}
+
 // gcmBudget is the budget of key o: each call reserves one encryption.
 func (st *state) gcmBudget(o *slots.Object) backend.Budget {
 	fp := gcmjournal.Fingerprint(backend.Fingerprint(o.Attrs[ck.CKA_VALUE]))
 	name := keyName(o)
 	return func() error {
-		err := st.journal.Reserve(fp)
+		j, err := st.gcmJournal()
+		if err != nil {
+			st.log.Error("AES-GCM encryption refused: the GCM journal cannot be opened", zap.String("key", name), zap.Error(err))
+			return ck.Errorf(ck.CKR_DEVICE_ERROR, "GCM journal: %v", err)
+		}
+		err = j.Reserve(fp)
 		switch {
 		case err == nil:
 			return nil
 		case errors.Is(err, gcmjournal.ErrExhausted):
 			st.log.Error("AES-GCM key reached its encryption limit; it can still decrypt, never encrypt again",
-				zap.String("key", name), zap.Uint64("max_encryptions", st.journal.Max()))
+				zap.String("key", name), zap.Uint64("max_encryptions", j.Max()))
 			return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM encryption limit reached")
 		case errors.Is(err, gcmjournal.ErrPoisoned):
 			st.log.Error("AES-GCM key refused: the GCM journal that counts it was found damaged",
-				zap.String("key", name), zap.String("journal", st.journal.Path()))
+				zap.String("key", name), zap.String("journal", j.Path()))
 			return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM journal damaged")
 		}
 		return ck.Errorf(ck.CKR_DEVICE_ERROR, "GCM journal: %v", err)
@@ -75,7 +96,11 @@ func (st *state) gcmRemaining(o *slots.Object) ([]byte, bool) {
 	if o.Class() != ck.CKO_SECRET_KEY || o.KeyType() != ck.CKK_AES || o.Locked {
 		return nil, false
 	}
-	n, err := st.journal.Remaining(gcmjournal.Fingerprint(backend.Fingerprint(o.Attrs[ck.CKA_VALUE])))
+	j, err := st.gcmJournal()
+	if err != nil {
+		return nil, false
+	}
+	n, err := j.Remaining(gcmjournal.Fingerprint(backend.Fingerprint(o.Attrs[ck.CKA_VALUE])))
 	if err != nil {
 		n = 0
 	}

@@ -59,7 +59,10 @@ type state struct {
 	tokens   map[uint64]*slots.Token
 	sessions *session.Table
 	backend  *backend.Backend
-	journal  *gcmjournal.Journal
+
+	journalMu    sync.Mutex
+	journal      *gcmjournal.Journal // nil until it opens
+	givenJournal *gcmjournal.Journal // Options.Journal
 }
 
 // New returns an uninitialised Module.
@@ -175,14 +178,12 @@ func (m *Module) Initialize(args ck.InitArgs) error {
 		closeLog()
 		return fmt.Errorf("%w: %w", ck.CKR_FUNCTION_FAILED, err)
 	}
-	j, err := openJournal(configLike{cfg}, m.opts.Journal, log)
-	if err != nil {
-		log.Error("C_Initialize: cannot open the GCM journal; AES-GCM encryption needs it", zap.String("journal", cfg.JournalPath()), zap.Error(err))
-		st.closeTokens()
-		closeLog()
-		return fmt.Errorf("%w: %w", ck.CKR_FUNCTION_FAILED, err)
+	st.closeLog, st.backend, st.givenJournal = closeLog, be, m.opts.Journal
+	if _, err := st.gcmJournal(); err != nil {
+		// Not fatal: everything but AES-GCM encryption works, and GCM
+		// encryption retries the journal (CKR_DEVICE_ERROR until it opens).
+		log.Error("C_Initialize: cannot open the GCM journal; AES-GCM encryption is refused until it can be", zap.String("journal", cfg.JournalPath()), zap.Error(err))
 	}
-	st.closeLog, st.backend, st.journal = closeLog, be, j
 	m.st = st
 	log.Info("initialised", zap.String("config", cfg.Source), zap.String("store", cfg.Store.Path), zap.Int("slots", len(st.slotIDs)), zap.Bool("fips_mode", be.FIPS()))
 	return nil

@@ -66,12 +66,22 @@ CREATE INDEX IF NOT EXISTS tags_by_object ON tags(object);
 
 // OpenStore opens (creating if needed) the token database at path.
 func OpenStore(path string) (*Store, error) {
-	// Create the file ourselves so it is private to its owner from the start.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	// Create the file ourselves so it is private to its owner from the
+	// start. An existing file of zero bytes is not a new store: something
+	// emptied it, and opening it would silently make a blank token.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		f.Close()
+	case errors.Is(err, os.ErrExist):
+		if fi, serr := os.Stat(path); serr == nil && fi.Size() == 0 {
+			if _, werr := os.Stat(path + "-wal"); werr != nil {
+				return nil, fmt.Errorf("token store %s is an empty file: it was truncated, or its creation was interrupted (then delete it to start a new token)", path)
+			}
+		}
+	default:
 		return nil, err
 	}
-	f.Close()
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
