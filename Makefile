@@ -7,6 +7,9 @@ FIPS_SO   := $(CURDIR)/libcraton-fips.so
 BUILD     := build
 LDFLAGS   := -extldflags -Wl,--version-script=$(CURDIR)/cmd/libcraton/exports.map
 GOFILES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bench/*') $(wildcard cmd/libcraton/*.c cmd/libcraton/*.h)
+# The hostile-input harness's seed in `make test` (fixed, so CI is
+# repeatable); any other value explores: make integration HOSTILE_SEED=42.
+HOSTILE_SEED ?= 1128
 # Fuzz time per target in `make test` (CI); `make fuzz` runs longer.
 FUZZTIME  ?= 5s
 
@@ -49,7 +52,7 @@ unit:
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /cmd/libcraton)
 
 integration: $(SO) $(HARNESS)
-	@for h in $(HARNESS); do echo "== $$h"; CRATON_SO=$(SO) FORK_COUNT=1000 ./$$h || exit 1; done
+	@for h in $(HARNESS); do echo "== $$h"; CRATON_SO=$(SO) FORK_COUNT=1000 HOSTILE_SEED=$(HOSTILE_SEED) ./$$h || exit 1; done
 	CRATON_SO=$(SO) $(GO) test -tags integration -count=1 -timeout 15m ./tests/integration/
 
 # The mechanism suite three ways: the plain build ran above (integration);

@@ -9,6 +9,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"errors"
 	"hash"
 	"math/big"
 
@@ -108,15 +109,27 @@ func (b *Backend) newAESCipher(mech Mechanism, blk cipher.Block, kek []byte, enc
 			return nil, paramErr("AES key wrap takes no IV here")
 		}
 		return &wholeCipher{f: func(in []byte) ([]byte, error) {
+			var out []byte
+			var err error
 			switch {
 			case mech.Type == CKM_AES_KEY_WRAP && encrypt:
-				return WrapKW(kek, in)
+				out, err = WrapKW(kek, in)
 			case mech.Type == CKM_AES_KEY_WRAP:
-				return UnwrapKW(kek, in)
+				out, err = UnwrapKW(kek, in)
 			case encrypt:
-				return WrapKWP(kek, in)
+				out, err = WrapKWP(kek, in)
+			default:
+				out, err = UnwrapKWP(kek, in)
 			}
-			return UnwrapKWP(kek, in)
+			switch {
+			case err == nil:
+				return out, nil
+			case errors.Is(err, ErrUnwrap):
+				return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "key wrap integrity check failed")
+			case encrypt:
+				return nil, Errorf(CKR_DATA_LEN_RANGE, "%v", err)
+			}
+			return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "%v", err)
 		}, size: func(n int) int {
 			if encrypt {
 				return (n+7)/8*8 + 8

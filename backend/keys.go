@@ -26,7 +26,9 @@ var (
 	nameEd25519 = []byte{0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'}
 )
 
-// curveOf maps CKA_EC_PARAMS to a NIST curve.
+// curveOf maps CKA_EC_PARAMS to a NIST curve. An unknown curve is
+// CKR_CURVE_NOT_SUPPORTED (what key generation answers); operations on a
+// stored key report it as CKR_KEY_TYPE_INCONSISTENT (see ecKeyCurve).
 func curveOf(params []byte) (elliptic.Curve, error) {
 	switch {
 	case bytes.Equal(params, oidP256):
@@ -72,7 +74,7 @@ func keyErr(what string) error { return Errorf(CKR_KEY_TYPE_INCONSISTENT, "%s", 
 func rsaPublic(a Attrs) (*rsa.PublicKey, error) {
 	n := new(big.Int).SetBytes(a[CKA_MODULUS])
 	e := new(big.Int).SetBytes(a[CKA_PUBLIC_EXPONENT])
-	if n.Sign() == 0 || !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
+	if n.Sign() == 0 || n.Bit(0) == 0 || !e.IsInt64() || e.Int64() < 3 || e.Int64()%2 == 0 || e.Int64() > 1<<31-1 {
 		return nil, keyErr("RSA key without a usable modulus and public exponent")
 	}
 	if n.BitLen() < 2048 {
@@ -102,8 +104,17 @@ func rsaPrivate(a Attrs) (*rsa.PrivateKey, error) {
 	return k, nil
 }
 
-func ecPrivate(a Attrs) (*ecdsa.PrivateKey, error) {
+// ecKeyCurve is curveOf for a stored key used in an operation.
+func ecKeyCurve(a Attrs) (elliptic.Curve, error) {
 	c, err := curveOf(a[CKA_EC_PARAMS])
+	if err != nil {
+		return nil, keyErr("the key's CKA_EC_PARAMS names no supported curve")
+	}
+	return c, nil
+}
+
+func ecPrivate(a Attrs) (*ecdsa.PrivateKey, error) {
+	c, err := ecKeyCurve(a)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +132,7 @@ func ecPrivate(a Attrs) (*ecdsa.PrivateKey, error) {
 }
 
 func ecPublic(a Attrs) (*ecdsa.PublicKey, error) {
-	c, err := curveOf(a[CKA_EC_PARAMS])
+	c, err := ecKeyCurve(a)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +149,7 @@ func ecPublic(a Attrs) (*ecdsa.PublicKey, error) {
 
 func edPrivate(a Attrs) (ed25519.PrivateKey, error) {
 	if !isEd25519Params(a[CKA_EC_PARAMS]) {
-		return nil, Errorf(CKR_CURVE_NOT_SUPPORTED, "only Ed25519 Edwards keys are supported")
+		return nil, keyErr("only Ed25519 Edwards keys are supported")
 	}
 	if len(a[CKA_VALUE]) != ed25519.SeedSize {
 		return nil, keyErr("Ed25519 private value must be 32 bytes")
@@ -148,7 +159,7 @@ func edPrivate(a Attrs) (ed25519.PrivateKey, error) {
 
 func edPublic(a Attrs) (ed25519.PublicKey, error) {
 	if !isEd25519Params(a[CKA_EC_PARAMS]) {
-		return nil, Errorf(CKR_CURVE_NOT_SUPPORTED, "only Ed25519 Edwards keys are supported")
+		return nil, keyErr("only Ed25519 Edwards keys are supported")
 	}
 	raw := ecPointRaw(a[CKA_EC_POINT], ed25519.PublicKeySize)
 	if raw == nil {
@@ -247,4 +258,52 @@ func (b *Backend) GenerateKeyPair(mech uint64, pub Attrs) (KeyPair, error) {
 		}, nil
 	}
 	return KeyPair{}, ErrMechanismInvalid
+}
+
+// CheckKeyAttrs checks a key object's material when it is created or
+// unwrapped: the parts an operation would parse must parse. It does not
+// enforce sizes (a 1024-bit RSA key may be stored; using it is refused).
+// Problems are CKR_ATTRIBUTE_VALUE_INVALID.
+func CheckKeyAttrs(class, keyType uint64, a Attrs) error {
+	bad := func(what string) error { return Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "%s", what) }
+	switch keyType {
+	case CKK_RSA:
+		n := new(big.Int).SetBytes(a[CKA_MODULUS])
+		if n.Sign() == 0 || n.Bit(0) == 0 {
+			return bad("CKA_MODULUS must be a positive odd number")
+		}
+		if e, ok := a[CKA_PUBLIC_EXPONENT]; ok || class == CKO_PUBLIC_KEY {
+			if ev := new(big.Int).SetBytes(e); !ev.IsInt64() || ev.Int64() < 3 || ev.Int64()%2 == 0 {
+				return bad("CKA_PUBLIC_EXPONENT must be an odd number from 3")
+			}
+		}
+	case CKK_EC:
+		c, err := curveOf(a[CKA_EC_PARAMS])
+		if err != nil {
+			return bad("CKA_EC_PARAMS names no supported curve (P-256, P-384, P-521)")
+		}
+		if class == CKO_PUBLIC_KEY {
+			raw := ecPointRaw(a[CKA_EC_POINT], pointLen(c))
+			if raw == nil {
+				return bad("CKA_EC_POINT is not an uncompressed point of its curve")
+			}
+			if _, err := ecdsa.ParseUncompressedPublicKey(c, raw); err != nil {
+				return bad("CKA_EC_POINT is not on its curve")
+			}
+		} else if _, err := ecPrivate(a); err != nil {
+			return bad("CKA_VALUE is not a scalar of its curve")
+		}
+	case CKK_EC_EDWARDS:
+		if !isEd25519Params(a[CKA_EC_PARAMS]) {
+			return bad("CKA_EC_PARAMS: only Ed25519")
+		}
+		if class == CKO_PUBLIC_KEY {
+			if ecPointRaw(a[CKA_EC_POINT], ed25519.PublicKeySize) == nil {
+				return bad("Ed25519 CKA_EC_POINT must hold 32 bytes")
+			}
+		} else if len(a[CKA_VALUE]) != ed25519.SeedSize {
+			return bad("Ed25519 CKA_VALUE must be 32 bytes")
+		}
+	}
+	return nil
 }

@@ -219,10 +219,9 @@ func (m *Module) cipherUpdate(fn string, sh uint64, kind session.OpKind, in []by
 		return nil, 0, err
 	}
 	defer c.close()
+	// Mechanisms without a multi-part form in PKCS#11 (RSA, key wrap)
+	// buffer their updates and run at the final call.
 	ci := c.op.State.(backend.Cipher)
-	if ci.SinglePartOnly() {
-		return nil, 0, c.fail(fn, ck.Errorf(ck.CKR_MECHANISM_INVALID, "%s has no multi-part form", ck.MechName(c.op.Mech)))
-	}
 	need := ci.UpdateLen(len(in))
 	if query, err := outLen(outCap, need); query || err != nil {
 		return nil, uint64(need), err

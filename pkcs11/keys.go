@@ -2,6 +2,7 @@ package pkcs11
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/craton-hsm/craton/backend"
 	"github.com/craton-hsm/craton/pkcs11/ck"
@@ -40,6 +41,9 @@ func withKind(tmpl ck.Template, class, keyType uint64) (ck.Template, error) {
 func (st *state) newKey(s *session.Session, t *slots.Token, tmpl ck.Template, origin slots.Origin) (uint64, error) {
 	login := t.LoginState()
 	o, err := slots.NewObject(tmpl, origin, login == ck.CKU_SO)
+	if err == nil {
+		err = backend.CheckKeyAttrs(o.Class(), o.KeyType(), o.Attrs)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -160,10 +164,7 @@ func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, out
 	defer done()
 	w, err := keyFor(t, wrapping, useWrap, mech.Type)
 	if err != nil {
-		if errors.Is(err, ck.CKR_KEY_HANDLE_INVALID) {
-			err = ck.CKR_WRAPPING_KEY_HANDLE_INVALID
-		}
-		return nil, 0, st.logged("C_WrapKey", err)
+		return nil, 0, st.logged("C_WrapKey", asWrappingKeyErr(err, ck.CKR_WRAPPING_KEY_HANDLE_INVALID, ck.CKR_WRAPPING_KEY_TYPE_INCONSISTENT))
 	}
 	defer w.Release()
 	k, err := t.Object(key)
@@ -194,7 +195,7 @@ func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, out
 	}
 	c, err := st.backend.NewCountedCipher(mech, w.KeyType(), w.Attrs, backend.ForWrap, st.budgetFor(mech, w))
 	if err != nil {
-		return nil, 0, st.logged("C_WrapKey", err)
+		return nil, 0, st.logged("C_WrapKey", asWrappingKeyErr(err, ck.CKR_WRAPPING_KEY_HANDLE_INVALID, ck.CKR_WRAPPING_KEY_TYPE_INCONSISTENT))
 	}
 	need := c.OneShotLen(len(material))
 	if query, err := outLen(outCap, need); query || err != nil {
@@ -229,10 +230,7 @@ func (m *Module) UnwrapKey(sh uint64, mech ck.Mechanism, unwrapping uint64, wrap
 	defer done()
 	u, err := keyFor(t, unwrapping, useUnwrap, mech.Type)
 	if err != nil {
-		if errors.Is(err, ck.CKR_KEY_HANDLE_INVALID) {
-			err = ck.CKR_UNWRAPPING_KEY_HANDLE_INVALID
-		}
-		return 0, st.logged("C_UnwrapKey", err)
+		return 0, st.logged("C_UnwrapKey", asWrappingKeyErr(err, ck.CKR_UNWRAPPING_KEY_HANDLE_INVALID, ck.CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT))
 	}
 	defer u.Release()
 	classV, ok1 := tmpl.Find(ck.CKA_CLASS)
@@ -247,7 +245,7 @@ func (m *Module) UnwrapKey(sh uint64, mech ck.Mechanism, unwrapping uint64, wrap
 	}
 	c, err := st.backend.NewCipher(mech, u.KeyType(), u.Attrs, backend.ForUnwrap)
 	if err != nil {
-		return 0, st.logged("C_UnwrapKey", err)
+		return 0, st.logged("C_UnwrapKey", asWrappingKeyErr(err, ck.CKR_UNWRAPPING_KEY_HANDLE_INVALID, ck.CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT))
 	}
 	plain, err := c.Update(wrapped)
 	if err == nil {
@@ -283,6 +281,11 @@ func (m *Module) DeriveKey(sh uint64, mech ck.Mechanism, base uint64, tmpl ck.Te
 	}
 	defer done()
 	b, err := keyFor(t, base, useDerive, mech.Type)
+	if errors.Is(err, ck.CKR_KEY_FUNCTION_NOT_PERMITTED) {
+		// C_DeriveKey has no CKR_KEY_FUNCTION_NOT_PERMITTED: a key without
+		// CKA_DERIVE is of the wrong kind for derivation.
+		err = ck.Errorf(ck.CKR_KEY_TYPE_INCONSISTENT, "the base key has CKA_DERIVE false")
+	}
 	if err != nil {
 		return 0, st.logged("C_DeriveKey", err)
 	}
@@ -344,4 +347,17 @@ func without(tmpl ck.Template, typ uint64) ck.Template {
 		}
 	}
 	return out
+}
+
+// asWrappingKeyErr restates a problem with the (un)wrapping key in the codes
+// C_WrapKey and C_UnwrapKey have for it: a missing key is handleRV, a key of
+// the wrong type or without CKA_WRAP/CKA_UNWRAP is typeRV.
+func asWrappingKeyErr(err error, handleRV, typeRV ck.RV) error {
+	switch {
+	case errors.Is(err, ck.CKR_KEY_HANDLE_INVALID):
+		return handleRV
+	case errors.Is(err, ck.CKR_KEY_TYPE_INCONSISTENT), errors.Is(err, ck.CKR_KEY_FUNCTION_NOT_PERMITTED):
+		return fmt.Errorf("%w: %w", typeRV, err)
+	}
+	return err
 }

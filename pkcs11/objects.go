@@ -3,6 +3,7 @@ package pkcs11
 import (
 	"bytes"
 
+	"github.com/craton-hsm/craton/backend"
 	"github.com/craton-hsm/craton/pkcs11/ck"
 	"github.com/craton-hsm/craton/session"
 	"github.com/craton-hsm/craton/slots"
@@ -41,6 +42,9 @@ func (m *Module) CreateObject(sh uint64, tmpl ck.Template) (uint64, error) {
 	defer done()
 	login := t.LoginState()
 	o, err := slots.NewObject(tmpl, slots.Origin{}, login == ck.CKU_SO)
+	if err == nil {
+		err = backend.CheckKeyAttrs(o.Class(), o.KeyType(), o.Attrs)
+	}
 	if err != nil {
 		return 0, st.logged("C_CreateObject", err)
 	}

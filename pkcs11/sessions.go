@@ -112,7 +112,9 @@ func (m *Module) Login(sh, userType uint64, pin []byte) error {
 	case ck.CKU_SO, ck.CKU_USER:
 	case ck.CKU_CONTEXT_SPECIFIC:
 		if t.LoginState() != ck.CKU_USER {
-			return ck.CKR_USER_NOT_LOGGED_IN
+			// C_Login has no CKR_USER_NOT_LOGGED_IN: without a user login
+			// no operation can be waiting for this one.
+			return ck.Errorf(ck.CKR_OPERATION_NOT_INITIALIZED, "a context-specific login needs a user login first")
 		}
 		// Context-specific login re-authenticates for a key with
 		// CKA_ALWAYS_AUTHENTICATE within an active signing operation.
