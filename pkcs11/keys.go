@@ -281,11 +281,6 @@ func (m *Module) DeriveKey(sh uint64, mech ck.Mechanism, base uint64, tmpl ck.Te
 	}
 	defer done()
 	b, err := keyFor(t, base, useDerive, mech.Type)
-	if errors.Is(err, ck.CKR_KEY_FUNCTION_NOT_PERMITTED) {
-		// C_DeriveKey has no CKR_KEY_FUNCTION_NOT_PERMITTED: a key without
-		// CKA_DERIVE is of the wrong kind for derivation.
-		err = ck.Errorf(ck.CKR_KEY_TYPE_INCONSISTENT, "the base key has CKA_DERIVE false")
-	}
 	if err != nil {
 		return 0, st.logged("C_DeriveKey", err)
 	}
@@ -351,12 +346,13 @@ func without(tmpl ck.Template, typ uint64) ck.Template {
 
 // asWrappingKeyErr restates a problem with the (un)wrapping key in the codes
 // C_WrapKey and C_UnwrapKey have for it: a missing key is handleRV, a key of
-// the wrong type or without CKA_WRAP/CKA_UNWRAP is typeRV.
+// the wrong type typeRV. A key without CKA_WRAP/CKA_UNWRAP stays
+// CKR_KEY_FUNCTION_NOT_PERMITTED, the code issue 3 names for every usage flag.
 func asWrappingKeyErr(err error, handleRV, typeRV ck.RV) error {
 	switch {
 	case errors.Is(err, ck.CKR_KEY_HANDLE_INVALID):
 		return handleRV
-	case errors.Is(err, ck.CKR_KEY_TYPE_INCONSISTENT), errors.Is(err, ck.CKR_KEY_FUNCTION_NOT_PERMITTED):
+	case errors.Is(err, ck.CKR_KEY_TYPE_INCONSISTENT):
 		return fmt.Errorf("%w: %w", typeRV, err)
 	}
 	return err
