@@ -176,11 +176,20 @@ func TestStressConcurrency(t *testing.T) {
 		return sh, check(who, "C_OpenSession", err)
 	}
 
-	// Find the keys again on sh (their handles could change with a new
-	// C_Initialize).
+	// Find the keys again (their handles could change with a new
+	// C_Initialize). The search runs on a session of its own: a search is
+	// per-session state, and on a shared session another worker's search
+	// would interleave with this one (an application error PKCS#11 leaves
+	// to the caller, not a token bug). Object handles are valid in every
+	// session of the process.
 	type keys struct{ priv, pub, aes pkcs11.ObjectHandle }
-	findKeys := func(who string, sh pkcs11.SessionHandle) (keys, error) {
+	findKeys := func(who string, _ pkcs11.SessionHandle) (keys, error) {
 		var k keys
+		sh, err := p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
+		if !check(who, "C_OpenSession(key search)", err) {
+			return k, err
+		}
+		defer func() { check(who, "C_CloseSession(key search)", p.CloseSession(sh)) }()
 		for _, q := range []struct {
 			class uint
 			label string
