@@ -65,40 +65,88 @@
 // # Reservation protocol
 //
 // The file records a ceiling per key, not a count: the number of encryptions
-// reserved for the key so far by all processes together. A process owns a
-// block of counts [next, end) per key and hands them out from memory
-// ([Journal.Reserve]'s fast path: a mutex and an increment, no I/O). When its
-// block is used up, the next Reserve takes a new one, under the flock:
+// reserved for the key so far by all processes together. A process owns
+// blocks of counts per key, slices [from, to) of that sequence already
+// durable in the file, and hands them out from memory ([Journal.Reserve]'s
+// fast path: a mutex and an increment, no I/O, no waiting). New blocks come
+// from a write, which serves every key queued for it, under the flock:
 //
 //  1. read and assess the file; merge it into memory (ceilings only rise,
 //     states only worsen), so every other process's reservations are seen;
-//  2. if the key is exhausted or poisoned, refuse;
-//  3. if its ceiling c has reached Max, mark it exhausted, rewrite the file
+//  2. skip a key that is exhausted or poisoned;
+//  3. if a key's ceiling c has reached Max, give it nothing; if the process
+//     holds no unused count of it, mark it exhausted, rewrite the file
 //     (poisoning is fsync'd when it happens) and refuse with ErrExhausted;
-//  4. otherwise set the ceiling to min(c+ReserveStep, Max), rewrite the file,
-//     and only once that is durable own the block [c, new ceiling) and hand
-//     out its first count.
+//  4. otherwise set its ceiling to min(c+n, Max): n is ReserveStep if the
+//     process holds no unused count of the key, ReserveStep/2 if it holds
+//     at most ReserveStep-ReserveStep/2 (it is fetching ahead); a key that
+//     holds more gets nothing;
+//  5. rewrite the file, and only once that is durable add each block
+//     [c, new ceiling) to what the process owns.
 //
-// So the first encryption of a key waits for its record to be fsync'd, and
-// thereafter one fsync'd rewrite covers ReserveStep (at most 1,024)
-// encryptions. A restarted process starts every key at the recorded ceiling:
-// counts reserved but never used are treated as spent.
+// A write happens in one of two places:
+//
+//   - In the foreground, when Reserve finds no count left and no write in
+//     flight: it does the write itself and waits for it. The first
+//     encryption of a key always does (its record is fsync'd before it is
+//     allowed), and so does every block with ReserveStep below 16 (tests, or
+//     deployments that want the tightest crash bound), as before fetching
+//     ahead existed.
+//   - In the background, fetching ahead (a file journal with ReserveStep of
+//     at least 16): when handing out a count leaves the process holding at
+//     most ReserveStep - ReserveStep/2 unused counts of the key (half a
+//     step), the key is queued and a background writer goroutine reserves
+//     the next ReserveStep/2, while the counts in hand last. With ordinary
+//     I/O latency the block is durable before they run out, so Reserve does
+//     no I/O and never waits: per key, one fsync'd rewrite per half step,
+//     off the caller's path. A Reserve waits only when the process has used
+//     up every count it holds before the block in flight is durable (a
+//     write slower than half a step of encryptions), and then for that write
+//     only.
+//
+// A restarted process starts every key at the recorded ceiling: counts
+// reserved but never used are treated as spent.
+//
+// A background write that fails (I/O error, or a file that has become
+// corrupt) takes nothing from the counts the process holds: they stay
+// durable and are handed out. The failure is logged once (until a write
+// succeeds again) and recorded against each key it was to serve; the first
+// Reserve of such a key that has no count left gets it (ErrIO or ErrCorrupt:
+// fail closed), and nothing is fetched ahead for the key until then. The
+// Reserve after that tries again, in the foreground.
 //
 // Every rewrite is atomic: write path+".tmp", fsync it, rename it over the
 // journal, fsync the directory. A reader therefore always sees a whole file,
 // old or new, and needs no lock.
 //
+// # Invariants
+//
+// Per process and per key, at every instant:
+//
+//   - Every count handed out lies in a block whose end was durable in the
+//     file before the block was added to the process (step 5).
+//   - What the file reserves for the process and it has not handed out is at
+//     most ReserveStep. A write decides from a snapshot of what the process
+//     holds (step 4): a whole step only if it holds no unused count, half a
+//     step only if it holds at most ReserveStep-ReserveStep/2. One write is
+//     in flight at a time, and between its snapshot and the moment its
+//     blocks are added the process's unused counts only fall.
+//   - Each write raises a key's ceiling by at most ReserveStep (at most
+//     1,024), and no count is handed out above a durable ceiling: the file
+//     is fsync'd at least once every ReserveStep counts.
+//
 // # Why kill -9 cannot make a key count low
 //
 // A count is handed out only from a block whose end is already durable in
-// the file (step 4 finishes, directory fsync included, before the block is
+// the file (step 5 finishes, directory fsync included, before the block is
 // used), and a ceiling in the file never decreases (rewrites merge with the
 // maximum of what is on disk and in memory). At any instant, then, the
 // durable ceiling of a key is at least the number of encryptions made under
 // it, and a process killed at any point (mid-write, the temporary file is
 // ignored; after the rename, the new ceiling covers nothing yet handed out)
-// leaves a file from which a restart counts no lower than the truth and
-// higher by at most the unused part of one block per process.
+// leaves a file from which a restart counts no lower than the truth, and
+// higher by at most ReserveStep per process (the second invariant): the
+// unused rest of its current block plus any block fetched ahead.
 //
 // # Why processes together never exceed the cap
 //
@@ -107,19 +155,53 @@
 // blocks of all processes are disjoint slices [c, c') of one sequence of
 // ceilings that stops at Max. Each process hands out only its own blocks, so
 // the processes together hand out at most Max, and exactly Max if they keep
-// going: the last block is the partial one, min(ReserveStep, Max-c).
+// going: the last block is the partial one, Max-c.
+//
+// No count is stranded in a process that stops because it was refused: a
+// process refuses a key with ErrExhausted only when it holds no unused count
+// of it and has no write in flight; once it has, nothing is fetched ahead
+// for that key again. A block fetched ahead near the cap belongs to a
+// process that is still encrypting (it was fetched because that process's
+// counts were being used), and it is used before that process is refused.
+// Likewise a process that holds counts of a key another process has since
+// found exhausted keeps handing them out (they lie below the cap and belong
+// to no one else); only poisoning refuses at once. As without fetching
+// ahead, a process that simply stops encrypting leaves what it holds (at
+// most ReserveStep) unused.
+//
 // Exhaustion is recorded in the file, so once one process has found the key
 // exhausted no process takes a new block for it, whatever its own Max: a key
 // cannot be re-armed, not even by raising gcm.max_encryptions.
 //
 // # Locks
 //
-// Journal.mu guards a journal's memory and is taken first; the flock is taken
-// inside it, only when a block is used up, and released before Journal.mu.
+// The lock order is: the write token, then the flock, then Journal.mu.
+//
+// Journal.mu guards a journal's memory. It is held only for short critical
+// sections that do no I/O and never wait for the flock: Reserve's fast path,
+// Remaining, and the parts of a write that merge what was read, snapshot the
+// records to write and install the blocks (CPU only, proportional to the
+// number of keys).
+//
+// The write token (Journal.writing, guarded by Journal.mu, waited for on
+// Journal.cond) admits one write at a time per Journal, foreground or
+// background. A write takes it and the queue of keys under Journal.mu, then
+// releases Journal.mu; takes the flock; reads and assesses the file without
+// Journal.mu; takes Journal.mu to merge and snapshot, and releases it; seals,
+// writes and fsyncs the file and releases the flock, without Journal.mu; then
+// takes Journal.mu again to install the blocks, give back the token and wake
+// the waiters. A Reserve that needs a block while a write is in flight waits
+// for the token (on Journal.cond, which releases Journal.mu); a Reserve that
+// still holds counts never waits for it.
+//
+// [Journal.Count] waits for the writes in flight or queued when it is
+// called, so that what it reports is settled. [Journal.Close] marks the
+// journal closed (Reserve then returns ErrClosed), waits for the write in
+// flight and for the background goroutine to exit (no goroutine outlives
+// it), then closes the lock file; an installed journal's Close only waits.
+//
 // The flock is per open file description, so two Journals on one path in one
-// process exclude each other as two processes do. A reservation holds
-// Journal.mu across its fsyncs: other keys of the same process wait for it
-// too, once per ReserveStep encryptions per key.
+// process exclude each other as two processes do.
 //
 // # Installation
 //

@@ -1,12 +1,10 @@
 package gcmjournal
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 )
 
@@ -40,6 +38,12 @@ const (
 
 	// maxFileSize bounds the journal file read (about 2.8 million keys).
 	maxFileSize = 256 << 20
+
+	// minAheadStep is the smallest ReserveStep at which a file journal
+	// fetches blocks ahead (of ReserveStep/2 counts each); below it every
+	// block is reserved when the previous one is used up, as the caller
+	// waits (see the package documentation).
+	minAheadStep = 16
 )
 
 // Sealer computes the footer's MAC. The caller supplies it because only
@@ -66,41 +70,97 @@ type Options struct {
 	// keys are named by a 12-hex-digit prefix of their fingerprint.
 	Log func(level, msg string, kv ...any)
 
-	// ReserveStep is how many encryptions one reservation covers,
-	// 1..1024; 0 means 1024.
+	// ReserveStep bounds how far reservations run ahead of the count, per
+	// process and key, 1..1024; 0 means 1024. It is what a crash can cost a
+	// key at most, per process. A file journal with ReserveStep of at least
+	// 16 fetches blocks of ReserveStep/2 ahead in the background; a smaller
+	// step reserves whole steps in the foreground, as the caller waits.
 	ReserveStep uint64
 }
 
 // Journal counts AES-GCM encryptions per key. Its methods are safe for
 // concurrent use.
 type Journal struct {
-	path   string // canonical journal path; "" in memory
-	max    uint64
-	step   uint64
-	sealer Sealer
-	log    func(level, msg string, kv ...any)
+	path     string // canonical journal path; "" in memory
+	max      uint64
+	step     uint64
+	half     uint64 // the size of a block fetched ahead; 0: no fetching ahead
+	sealer   Sealer
+	log      func(level, msg string, kv ...any)
+	testHook func(point string) error // tests only: called at the start of every write, without j.mu
 
-	mu        sync.Mutex // guards everything below; taken before the flock
+	mu        sync.Mutex // guards everything below; never held while waiting for the flock or doing I/O
+	cond      sync.Cond  // on mu: broadcast when a write ends and when the journal closes
 	keys      map[Fingerprint]*entry
+	wanted    []Fingerprint // keys whose want is set, for the next write
+	writing   bool          // the write token: a write (flock, read, rewrite) is in flight
+	gen       uint64        // writes finished so far
+	bgRunning bool          // the background writer goroutine is running
+	bg        sync.WaitGroup
 	lock      *os.File // the lock file, path+".lock"; flock'd around every read-modify-write
 	closed    bool
-	pinned    bool   // installed: Close is a no-op
+	pinned    bool   // installed: Close does not close
 	lastBad   []byte // the last damaged file content logged, to log it once
 	badLogged bool
-	failing   bool // the last reservation failed on I/O or a corrupt file (logged)
+	failing   bool // the last write failed on I/O or a corrupt file (logged)
 }
+
+// span is a block of counts [next, end) this process owns and has not yet
+// handed out all of.
+type span struct{ next, end uint64 }
 
 // entry is one key as this process knows it.
 type entry struct {
 	ceiling uint64 // the journal's ceiling: the highest read or written (all processes' reservations)
-	next    uint64 // the next count of this process's block
-	end     uint64 // the end of the block: counts next..end-1 are this process's to hand out
+	cur     span   // the block counts are handed out from
+	ahead   []span // further blocks, fetched ahead and durable, in order (at most one in practice)
 	state   State
+	want    bool  // queued for the next write (in j.wanted)
+	pending bool  // part of the write in flight
+	err     error // a write for this key failed; returned by the next Reserve that needs a block
+}
+
+// unused is how many counts this process owns and has not handed out.
+func (e *entry) unused() uint64 {
+	n := e.cur.end - e.cur.next
+	for _, s := range e.ahead {
+		n += s.end - s.next
+	}
+	return n
 }
 
 // count is the conservative number of encryptions: everything reserved, by
 // any process, minus what this process holds unused.
-func (e *entry) count() uint64 { return e.ceiling - (e.end - e.next) }
+func (e *entry) count() uint64 { return e.ceiling - e.unused() }
+
+// take hands out the next owned count, if there is one.
+func (e *entry) take() bool {
+	for e.cur.next == e.cur.end {
+		if len(e.ahead) == 0 {
+			return false
+		}
+		e.cur, e.ahead = e.ahead[0], e.ahead[1:]
+	}
+	e.cur.next++
+	return true
+}
+
+// add gives the process the block [from, to), durable already.
+func (e *entry) add(from, to uint64) {
+	last := &e.cur
+	if n := len(e.ahead); n > 0 {
+		last = &e.ahead[n-1]
+	}
+	switch {
+	case last.next == last.end && len(e.ahead) == 0:
+		e.cur = span{from, to}
+	case last.end == from:
+		last.end = to
+	default:
+		e.ahead = append(e.ahead, span{from, to})
+	}
+	e.ceiling = max(e.ceiling, to)
+}
 
 // Open opens (or creates on first reservation) the journal o.Path, or an
 // in-memory journal when o.Path is "". It creates the directory if needed
@@ -130,8 +190,12 @@ func Open(o Options) (*Journal, error) {
 	if j.log == nil {
 		j.log = func(string, string, ...any) {}
 	}
+	j.cond.L = &j.mu
 	if o.Path == "" {
 		return j, nil
+	}
+	if j.step >= minAheadStep {
+		j.half = j.step / 2
 	}
 	if o.Sealer == nil {
 		return nil, errors.New("gcmjournal: a journal file needs a Sealer")
@@ -153,8 +217,12 @@ func Open(o Options) (*Journal, error) {
 	}
 	// No flock needed to read: every write is an atomic rename.
 	data, err := readJournal(path)
+	var a *assessment
+	if err == nil && data != nil {
+		a, err = assess(path, data, j.sealer)
+	}
 	if err == nil {
-		err = j.load(data)
+		j.merge(data, a)
 	}
 	if err != nil {
 		j.lock.Close()
@@ -189,187 +257,39 @@ func (j *Journal) Max() uint64 { return j.max }
 
 // Reserve counts one encryption under fp. It returns nil if the encryption
 // may proceed: the count is covered by a ceiling already durable in the
-// journal (the first encryption of a key, and every ReserveStep-th, waits for
-// an fsync'd rewrite of the journal). Otherwise the caller must refuse the
-// encryption: ErrExhausted (the key reached the cap; durable, for good),
-// ErrPoisoned (the key is listed in a damaged journal), ErrClosed, or an error
-// matching ErrIO or ErrCorrupt (fail closed).
+// journal. Normally that costs a mutex and an increment: the first
+// encryption of a key waits for an fsync'd rewrite of the journal, and
+// later blocks are fetched ahead by a background writer (see the package
+// documentation), so Reserve waits only when it has used up every count it
+// holds before the next block is durable. Otherwise the caller must refuse
+// the encryption: ErrExhausted (the key reached the cap; durable, for good),
+// ErrPoisoned (the key is listed in a damaged journal), ErrClosed, or an
+// error matching ErrIO or ErrCorrupt (fail closed; also when fetching the
+// block ahead failed in the background).
 func (j *Journal) Reserve(fp Fingerprint) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
 		return ErrClosed
 	}
-	e := j.keys[fp]
-	if e != nil {
-		switch {
-		case e.state == Poisoned:
-			return ErrPoisoned
-		case e.state == Exhausted:
-			return ErrExhausted
-		case e.next < e.end:
-			e.next++
-			return nil
-		}
+	if e := j.keys[fp]; e != nil && e.state != Poisoned && e.take() {
+		j.maybeAhead(fp, e)
+		return nil
 	}
 	return j.refill(fp)
-}
-
-// refill takes a new block for fp and hands out its first count. Called
-// with j.mu held; takes the flock for a file-backed journal. A failure to
-// read or write the journal is logged once until a reservation succeeds
-// again, not once per refused encryption.
-func (j *Journal) refill(fp Fingerprint) error {
-	err := j.take(fp)
-	switch {
-	case err == nil:
-		j.failing = false
-	case errors.Is(err, ErrIO) || errors.Is(err, ErrCorrupt):
-		if !j.failing {
-			j.failing = true
-			j.log("error", "gcm journal unusable; refusing AES-GCM encryption until it is fixed", "file", j.path, "error", err)
-		}
-	}
-	return err
-}
-
-func (j *Journal) take(fp Fingerprint) error {
-	if j.path != "" {
-		if err := j.flock(); err != nil {
-			return err
-		}
-		defer j.funlock()
-		data, err := readJournal(j.path)
-		if err == nil {
-			err = j.load(data)
-		}
-		if err != nil {
-			return fmt.Errorf("gcm journal %s: %w", j.path, err)
-		}
-	}
-	e := j.keys[fp]
-	if e == nil {
-		e = new(entry)
-		j.keys[fp] = e
-	}
-	switch e.state {
-	case Poisoned:
-		return ErrPoisoned
-	case Exhausted:
-		return ErrExhausted
-	}
-	if e.ceiling >= j.max {
-		e.state = Exhausted
-		j.log("error", "AES-GCM key reached its encryption cap; it is poisoned and will never encrypt again",
-			"key", fp.short(), "cap", j.max, "file", j.path)
-		if err := j.store(); err != nil {
-			// Still refused: the state is in memory, and the ceiling
-			// already on disk exhausts the key in the next process.
-			j.log("error", "gcm journal: recording an exhausted key failed", "file", j.path, "key", fp.short(), "error", err)
-		}
-		return ErrExhausted
-	}
-	old := e.ceiling
-	e.ceiling = min(old+j.step, j.max)
-	if err := j.store(); err != nil {
-		e.ceiling = old
-		return fmt.Errorf("gcm journal %s: %w", j.path, err)
-	}
-	e.next, e.end = old+1, e.ceiling
-	if j.path != "" {
-		j.log("debug", "gcm journal reservation", "key", fp.short(), "from", old, "to", e.ceiling)
-	}
-	return nil
-}
-
-// load applies the trust policy to data read from the journal and merges the
-// result into j.keys: ceilings only rise, states only worsen. Called with
-// j.mu held.
-func (j *Journal) load(data []byte) error {
-	if data == nil {
-		return nil // no file yet
-	}
-	a, err := assess(j.path, data, j.sealer)
-	if err != nil {
-		return err
-	}
-	for fp, r := range a.keys {
-		e := j.keys[fp]
-		if e == nil {
-			e = &entry{ceiling: r.Ceiling, next: r.Ceiling, end: r.Ceiling, state: r.State}
-			j.keys[fp] = e
-			continue
-		}
-		// A block this process holds stays valid: its counts lie below the
-		// ceiling it wrote, which the file can only have raised.
-		e.ceiling = max(e.ceiling, r.Ceiling)
-		e.state = max(e.state, r.State)
-	}
-	if a.verdict == sealed {
-		j.lastBad, j.badLogged = nil, false
-		return nil
-	}
-	if j.badLogged && bytes.Equal(j.lastBad, data) {
-		return nil // logged already
-	}
-	j.lastBad, j.badLogged = bytes.Clone(data), true
-	switch a.verdict {
-	case tampered:
-		j.log("error", "gcm journal failed its integrity check (footer mismatch or damaged lines): every key it lists is poisoned and will not encrypt; keys it does not list may",
-			"file", j.path, "keys", a.listed, "damaged_lines", a.damaged)
-	case truncated:
-		j.log("warn", "gcm journal has no footer (the file was cut); honouring the complete records",
-			"file", j.path, "keys", len(a.keys)-len(a.cut))
-		if len(a.cut) > 0 {
-			j.log("error", "gcm journal: the cut last line names a key; it is poisoned", "file", j.path, "candidates", len(a.cut))
-		}
-		if a.lost {
-			j.log("warn", "gcm journal: the cut last line names no readable key; a key recorded there starts counting again", "file", j.path)
-		}
-	}
-	return nil
-}
-
-// store rewrites the whole journal from j.keys: one record per key, sorted,
-// sealed, written atomically. Called with j.mu and the flock held. A no-op in
-// memory.
-func (j *Journal) store() error {
-	if j.path == "" {
-		return nil
-	}
-	recs := make([]Record, 0, len(j.keys))
-	for fp, e := range j.keys {
-		if e.ceiling == 0 && e.state == Live {
-			continue // never reserved: nothing to remember
-		}
-		recs = append(recs, Record{FP: fp, Ceiling: e.ceiling, State: e.state})
-	}
-	slices.SortFunc(recs, func(a, b Record) int { return compareFP(a.FP, b.FP) })
-	body := appendBody(make([]byte, 0, len(header)+1+len(recs)*90+len(footerPrefix)+2*macSize+1), recs)
-	mac := j.sealer.Sum(j.path, body)
-	if len(mac) != macSize {
-		return fmt.Errorf("%w: Sealer returned %d bytes", ErrIO, len(mac))
-	}
-	return writeAtomic(j.path, appendFooter(body, mac))
-}
-
-func compareFP(a, b Fingerprint) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return 0
 }
 
 // Count returns, for fp, the encryptions counted (conservatively: every
 // count reserved by any process as of this process's last look at the
 // journal, minus what this process holds unused), the journal's ceiling, and
 // whether the key is barred from encrypting (exhausted or poisoned). It does
-// no I/O. A key this process has not seen reports zeros.
+// no I/O itself, but first waits for the writes this journal has in flight
+// or queued when it is called, so that the ceiling it reports is settled and
+// durable. A key this process has not seen reports zeros.
 func (j *Journal) Count(fp Fingerprint) (count, ceiling uint64, poisoned bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.settle()
 	e := j.keys[fp]
 	if e == nil {
 		return 0, 0, false
@@ -379,9 +299,9 @@ func (j *Journal) Count(fp Fingerprint) (count, ceiling uint64, poisoned bool) {
 
 // Remaining returns how many more encryptions fp may have, and the error
 // Reserve would return if it has none (ErrExhausted, ErrPoisoned, or
-// ErrClosed). It does no I/O and consumes nothing, so a length query can use
-// it; it is advisory, since other processes may be using the same key:
-// Reserve is the authority.
+// ErrClosed). It does no I/O, waits for none and consumes nothing, so a
+// length query can use it; it is advisory, since other processes may be
+// using the same key: Reserve is the authority.
 func (j *Journal) Remaining(fp Fingerprint) (uint64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -394,24 +314,39 @@ func (j *Journal) Remaining(fp Fingerprint) (uint64, error) {
 		return j.max, nil
 	case e.state == Poisoned:
 		return 0, ErrPoisoned
+	case e.state == Exhausted && e.unused() > 0:
+		return e.unused(), nil // the counts it holds, below a durable ceiling
 	case e.state == Exhausted || e.count() >= j.max:
 		return 0, ErrExhausted
 	}
 	return j.max - e.count(), nil
 }
 
-// Close releases the journal's lock file. It writes nothing: every
+// Close waits for the write in flight, if any, stops the background writer
+// and releases the journal's lock file. It writes nothing: every
 // reservation is already durable, and the ceilings must not come down to
-// the counts (other processes' blocks live under them, and the unused part
-// of this process's block is simply never handed out). A journal installed
-// with [Install] lives as long as the process: its Close is a no-op.
+// the counts (other processes' blocks live under them, and what this
+// process holds unused is simply never handed out). A journal installed
+// with [Install] lives as long as the process: its Close only waits for the
+// writes in flight or queued, and the journal stays usable.
 func (j *Journal) Close() error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.pinned || j.closed {
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	if j.pinned {
+		j.settle()
+		j.mu.Unlock()
 		return nil
 	}
 	j.closed = true
+	j.cond.Broadcast()
+	for j.writing {
+		j.cond.Wait()
+	}
+	j.mu.Unlock()
+	j.bg.Wait()
 	if j.lock != nil {
 		return j.lock.Close()
 	}
