@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/craton-hsm/craton/backend"
+	"github.com/craton-hsm/craton/config"
 	"github.com/craton-hsm/craton/gcmjournal"
 	"github.com/craton-hsm/craton/pkcs11/ck"
 	"github.com/craton-hsm/craton/slots"
@@ -18,14 +19,14 @@ import (
 // openJournal installs the process's journal (the first C_Initialize that
 // names one wins; another path is ignored with a log line), or returns the
 // one a test supplied.
-func openJournal(cfg configLike, given *gcmjournal.Journal, log *zap.Logger) (*gcmjournal.Journal, error) {
+func openJournal(cfg *config.Config, given *gcmjournal.Journal, log *zap.Logger) (*gcmjournal.Journal, error) {
 	if given != nil {
 		return given, nil
 	}
 	sugar := log.Sugar()
 	j, ok, err := gcmjournal.Install(gcmjournal.Options{
-		Path:   cfg.journalPath(),
-		Max:    cfg.maxEncryptions(),
+		Path:   cfg.JournalPath(),
+		Max:    cfg.GCM.MaxEncryptions,
 		Sealer: backend.JournalSealer{},
 		Log: func(level, msg string, kv ...any) {
 			switch level {
@@ -43,7 +44,7 @@ func openJournal(cfg configLike, given *gcmjournal.Journal, log *zap.Logger) (*g
 	}
 	if !ok {
 		log.Warn("a GCM journal is already installed in this process; keeping it (restart the process to switch)",
-			zap.String("installed", j.Path()), zap.String("configured", cfg.journalPath()))
+			zap.String("installed", j.Path()), zap.String("configured", cfg.JournalPath()))
 	}
 	return j, nil
 }
@@ -55,7 +56,7 @@ func (st *state) gcmJournal() (*gcmjournal.Journal, error) {
 	st.journalMu.Lock()
 	defer st.journalMu.Unlock()
 	if st.journal == nil {
-		j, err := openJournal(configLike{st.cfg}, st.givenJournal, st.log)
+		j, err := openJournal(st.cfg, st.givenJournal, st.log)
 		if err != nil {
 			return nil, err
 		}

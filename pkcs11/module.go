@@ -9,7 +9,6 @@
 package pkcs11
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,12 +43,6 @@ type Options struct {
 	// with their own stores in one process).
 	Journal *gcmjournal.Journal
 }
-
-// configLike is what openJournal reads of a configuration.
-type configLike struct{ *config.Config }
-
-func (c configLike) journalPath() string    { return c.JournalPath() }
-func (c configLike) maxEncryptions() uint64 { return c.GCM.MaxEncryptions }
 
 type state struct {
 	cfg      *config.Config
@@ -303,9 +296,6 @@ func (m *Module) session(sh uint64) (*session.Session, error) {
 	s, _, err := st.session(sh)
 	return s, err
 }
-
-// isRV reports whether err carries rv.
-func isRV(err error, rv ck.RV) bool { return errors.Is(err, rv) }
 
 // endAll ends every operation of the given sessions, releasing the keys
 // they hold.
