@@ -12,6 +12,8 @@
 set -u
 FUZZTIME=${FUZZTIME:-200000x}
 GO=${GO:-go}
+# FUZZPAR: workers per target (go test -parallel; default GOMAXPROCS).
+PAR=${FUZZPAR:+-parallel=$FUZZPAR}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -25,7 +27,7 @@ for d in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | s
 	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$d"/*_test.go | sed 's/func //'); do
 		for try in 1 2; do
 			echo "== fuzz $d $f ($FUZZTIME, try $try)"
-			if $GO test -run='^$' -fuzz="^$f\$" -fuzztime="$FUZZTIME" "$d" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" = 0 ]; then
+			if $GO test -run='^$' -fuzz="^$f\$" -fuzztime="$FUZZTIME" $PAR "$d" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" = 0 ]; then
 				break
 			fi
 			if [ "$try" = 1 ] && only_deadline_flake; then
