@@ -39,6 +39,7 @@ type Object struct {
 	refs     atomic.Int32
 	retired  atomic.Bool
 	wipeOnce sync.Once
+	checked  atomic.Uint64 // change counter + 1 at which Version was last confirmed against the store; 0: never
 }
 
 // acquire takes a reference; the token calls it under its lock, while the

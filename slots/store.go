@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
 
 	"github.com/craton-hsm/craton/backend"
 	_ "modernc.org/sqlite" // pure-Go SQLite: no C symbols leak into host processes
@@ -27,10 +31,20 @@ import (
 // The store knows rows, not PKCS#11: sealing, tags and attribute rules are
 // the Token's. Every write is one transaction, begun IMMEDIATE so that two
 // processes queue on the write lock instead of failing on an upgrade.
+//
+// Next to the database lives its change file (path + "-changes"), a counter
+// every process maps and every write moves: a process tells whether the
+// store may have changed since it last looked with one memory load, where a
+// query costs a read transaction (file locks on the WAL index, the VDBE) on
+// every use of a token object. Like SQLite's -shm, the file must not be
+// deleted or truncated while processes use the store: one keeping its old
+// mapping would miss the changes of the others and use stale objects.
 type Store struct {
-	db   *sql.DB
-	path string
-	// version is prepared once: it runs on every use of a token object.
+	db      *sql.DB
+	path    string
+	changes *changeCounter
+	// version is prepared once: it runs on every use of a token object
+	// that the change counter cannot vouch for.
 	version *sql.Stmt
 }
 
@@ -91,18 +105,27 @@ func OpenStore(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path}
-	err = s.tx(func(tx *sql.Tx) error {
-		if _, err := tx.Exec(schema); err != nil {
+	s := &Store{db: db, path: path, changes: openChangeCounter(path + "-changes")}
+	// A process that may not write the store (its change file is read-only)
+	// opens it to read, if it is complete: the schema and the token row are
+	// made in one transaction, so the row says it is. Any other runs the
+	// schema's transaction, which makes what is missing, and fails here on a
+	// database that cannot be written: SQLite would keep the connections it
+	// opened read-only, and every write would fail after the fault is gone.
+	if s.changes.writable() == nil || s.db.QueryRow(`SELECT 1 FROM token WHERE id = 1`).Scan(new(int)) != nil {
+		err = s.tx(func(tx *sql.Tx) error {
+			if _, err := tx.Exec(schema); err != nil {
+				return err
+			}
+			_, err := tx.Exec(`INSERT OR IGNORE INTO token (id, serial) VALUES (1, ?)`, hex.EncodeToString(backend.Random(8)))
 			return err
-		}
-		_, err := tx.Exec(`INSERT OR IGNORE INTO token (id, serial) VALUES (1, ?)`, hex.EncodeToString(backend.Random(8)))
-		return err
-	})
+		})
+	}
 	if err == nil {
 		s.version, err = db.Prepare(`SELECT version FROM objects WHERE handle = ?`)
 	}
 	if err != nil {
+		s.changes.close()
 		db.Close()
 		return nil, fmt.Errorf("open token store %s: %w", path, err)
 	}
@@ -113,19 +136,149 @@ func (s *Store) Close() error {
 	if s.version != nil {
 		s.version.Close()
 	}
+	s.changes.close()
 	return s.db.Close()
 }
 
+// tx runs f in a write transaction and moves the change counter around it.
+// The counter is written only by the holder of the database's write lock
+// (taken by BEGIN IMMEDIATE), so writers never race on it.
 func (s *Store) tx(f func(*sql.Tx) error) error {
+	if err := s.changes.writable(); err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		return err
 	}
+	s.changes.begin()
+	defer s.changes.end()
 	if err := f(tx); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+// changeFileSize is what the change file is sized to: one page, so that
+// the mapping never reaches past the end of the file.
+const changeFileSize = 4096
+
+// errChangesReadOnly: this process cannot write the change file, so it may
+// not write the store either (the other processes would not see the change).
+var errChangesReadOnly = errors.New("slots: the store's change file is not writable, so the store is read-only")
+
+// changeCounter is the change file of a store, mapped shared. Its first 8
+// bytes are the counter: odd while a write may be committing, and moved by
+// every write. So what a process read from the database after it saw the
+// counter even at some value is still current while the counter reads that
+// value.
+type changeCounter struct {
+	path string
+	// read is the counter that Load reads, in a writable mapping or else a
+	// read-only one; nil when the file could not be mapped at all.
+	read atomic.Pointer[uint64]
+
+	mu sync.Mutex
+	// write is the counter in a writable mapping; nil until one is made.
+	// Set once, it does not change until close.
+	write    *uint64
+	mappings [][]byte
+}
+
+// openChangeCounter maps the change file at path, creating it: read-write
+// if it can, else read-only (a read-only mount, an immutable file), else
+// not at all, and then every use of a cached object asks the database.
+func openChangeCounter(path string) *changeCounter {
+	c := &changeCounter{path: path}
+	if c.writable() != nil {
+		if m, err := mapChangeFile(path, false); err == nil {
+			c.mappings = append(c.mappings, m)
+			c.read.Store(counterIn(m))
+		}
+	}
+	return c
+}
+
+// mapChangeFile maps the change file, writable or not. A writable one is
+// created and sized if needed; a read-only one must hold the counter
+// already, since reading a mapped page past the end of a file is SIGBUS.
+func mapChangeFile(path string, writable bool) ([]byte, error) {
+	flag, prot := os.O_RDONLY, syscall.PROT_READ
+	if writable {
+		flag, prot = os.O_RDWR|os.O_CREATE, syscall.PROT_READ|syscall.PROT_WRITE
+	}
+	f, err := os.OpenFile(path, flag, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() < changeFileSize {
+		if !writable {
+			return nil, fmt.Errorf("%s: %d bytes, want %d", path, fi.Size(), changeFileSize)
+		}
+		if err := f.Truncate(changeFileSize); err != nil {
+			return nil, err
+		}
+	}
+	return syscall.Mmap(int(f.Fd()), 0, changeFileSize, prot, syscall.MAP_SHARED)
+}
+
+func counterIn(m []byte) *uint64 { return (*uint64)(unsafe.Pointer(&m[0])) }
+
+// writable makes sure this process has the counter mapped writable,
+// mapping it again if it was read-only when the store opened (the fault
+// may be gone). Without it, no write may go to the store.
+func (c *changeCounter) writable() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.write != nil {
+		return nil
+	}
+	m, err := mapChangeFile(c.path, true)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errChangesReadOnly, err)
+	}
+	c.mappings = append(c.mappings, m)
+	c.write = counterIn(m)
+	c.read.Store(c.write)
+	return nil
+}
+
+// begin marks a write under way: the counter turns odd. One left odd by a
+// writer that died mid-write moves on by two, so that it still changes.
+func (c *changeCounter) begin() {
+	v := atomic.LoadUint64(c.write)
+	atomic.StoreUint64(c.write, v+1+v%2)
+}
+
+// end marks the write done (committed or not): the counter is even again.
+func (c *changeCounter) end() { atomic.StoreUint64(c.write, atomic.LoadUint64(c.write)+1) }
+
+// Load reads the counter. ok is false when it cannot be trusted: no
+// mapping, or a write under way (or interrupted by a crash).
+func (c *changeCounter) Load() (v uint64, ok bool) {
+	p := c.read.Load()
+	if p == nil {
+		return 0, false
+	}
+	v = atomic.LoadUint64(p)
+	return v, v%2 == 0
+}
+
+func (c *changeCounter) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.read.Store(nil)
+	c.write = nil
+	for _, m := range c.mappings {
+		syscall.Munmap(m)
+	}
+	c.mappings = nil
 }
 
 // PINRecord is what the store keeps of one PIN: never the PIN itself.

@@ -53,13 +53,21 @@ type Config struct {
 //
 // Lock order: callers may hold a session's lock when they call into a Token;
 // a Token never calls out while holding mu. Token.mu guards every field below
-// it. PBKDF2 runs outside mu so a slow login does not stall other sessions.
+// it. It is held for reading only where nothing changes and the store is
+// not asked (LoginState, and Object for a session object or for a cached
+// token object that the store's change counter vouches for), so operations
+// starting in parallel do not queue on one another. Every change, and every
+// store query made to fill or confirm the cache, holds it for writing. A
+// reference to an object is taken under mu, in either mode, and objects are
+// retired only under mu held for writing, so no reference appears after the
+// retire. PBKDF2 runs outside mu so a slow login does not stall other
+// sessions.
 type Token struct {
 	Config
 	store *Store
 	log   *zap.Logger
 
-	mu         sync.Mutex
+	mu         sync.RWMutex
 	login      uint64
 	tokenKey   []byte
 	indexKey   []byte
@@ -160,8 +168,8 @@ func (t *Token) pinFlags(failures int, low, final, locked uint64) uint64 {
 
 // LoginState is CKU_SO, CKU_USER or NotLoggedIn.
 func (t *Token) LoginState() uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	return t.login
 }
 

@@ -156,15 +156,23 @@ func (t *Token) visibleLocked(o *Object) bool {
 // CKR_OBJECT_HANDLE_INVALID when it does not exist or is not visible. The
 // caller must Release it when done.
 func (t *Token) Object(h uint64) (*Object, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
 	if IsSessionHandle(h) {
+		defer t.mu.RUnlock()
 		o, ok := t.sessObjs[h]
 		if !ok || !t.visibleLocked(o) {
 			return nil, CKR_OBJECT_HANDLE_INVALID
 		}
 		return o.acquire(), nil
 	}
+	if o := t.confirmedLocked(int64(h)); o != nil {
+		o.acquire()
+		t.mu.RUnlock()
+		return o, nil
+	}
+	t.mu.RUnlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	o, err := t.tokenObjectLocked(int64(h), -1)
 	if err != nil {
 		return nil, err
@@ -172,13 +180,31 @@ func (t *Token) Object(h uint64) (*Object, error) {
 	return o.acquire(), nil
 }
 
+// confirmedLocked returns cached token object h if it is visible and was
+// confirmed against the store at the change counter's current value (no
+// process has written the store since), else nil. t.mu held, for reading
+// at least.
+func (t *Token) confirmedLocked(h int64) *Object {
+	c, ok := t.store.changes.Load()
+	o := t.cache[h]
+	if !ok || o == nil || o.checked.Load() != c+1 || !t.visibleLocked(o) {
+		return nil
+	}
+	return o
+}
+
 // tokenObjectLocked returns token object h, from the cache when version is
-// current. version < 0: read it from the store.
+// current. version < 0: read it from the store, and stamp the object
+// returned as confirmed at the change counter read before the query (a
+// write since then moves the counter, voiding the stamp). t.mu held.
 func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 	if h <= 0 {
 		return nil, CKR_OBJECT_HANDLE_INVALID
 	}
+	var changes uint64
+	stamp := false
 	if version < 0 {
+		changes, stamp = t.store.changes.Load()
 		v, err := t.store.Version(h)
 		if errors.Is(err, ErrNoObject) {
 			delete(t.cache, h)
@@ -191,6 +217,9 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 	if o, ok := t.cache[h]; ok && o.Version == version {
 		if !t.visibleLocked(o) {
 			return nil, CKR_OBJECT_HANDLE_INVALID
+		}
+		if stamp {
+			o.checked.Store(changes + 1)
 		}
 		return o, nil
 	}
@@ -228,6 +257,9 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 	}
 	if old, ok := t.cache[h]; ok {
 		old.retire()
+	}
+	if stamp {
+		o.checked.Store(changes + 1)
 	}
 	t.cache[h] = o
 	return o, nil

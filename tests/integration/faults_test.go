@@ -21,7 +21,8 @@ package integration
 // permission bits, so:
 //   - read-only store: `chattr +i` on the store directory and its files
 //     (ext4, xfs and btrfs enforce it on descriptors that are already open,
-//     unlike chmod for any user; see TestFaultStoreReadOnly for the -shm);
+//     unlike chmod for any user; see TestFaultStoreReadOnly for the -shm
+//     and the change file);
 //     as a non-root user, chmod 0500/0400 (which open descriptors ignore,
 //     so writes may then succeed).
 //   - read-only store, before C_Initialize: the child runs in its own mount
@@ -734,13 +735,16 @@ func faultFill(t *testing.T, path string) int64 {
 // works and nothing was lost.
 //
 // While a process has the token open, the directory, the database and its
-// WAL are made read-only, but not the WAL index (slot-0.db-shm): SQLite
-// maps it and writes to it even to read, and the kernel answers a write to
-// a mapped page of an immutable file with SIGBUS once the page has been
+// WAL are made read-only, but not the WAL index (slot-0.db-shm) nor the
+// change counter (slot-0.db-changes, see slots.Store): SQLite maps the
+// -shm and writes to it even to read, the token maps the change file and
+// writes to it around every write it tries, and the kernel answers a write
+// to a mapped page of an immutable file with SIGBUS once the page has been
 // written back, a crash the fault itself would cause (a chmod, for a user
 // it binds, leaves existing mappings writable too). Processes started
-// during the fault meet every file read-only, the -shm included, and a
-// read-only bind mount of the store (EROFS).
+// during the fault meet every file read-only, the -shm and the change file
+// included (a process that cannot write the change file refuses every
+// write, see slots.Store), and a read-only bind mount of the store (EROFS).
 func TestFaultStoreReadOnly(t *testing.T) {
 	const n, size = 20, 300
 	fe := newFaultEnv(t, "", "")
@@ -755,7 +759,7 @@ func TestFaultStoreReadOnly(t *testing.T) {
 
 	// 1. Read-only under a process that has the token open.
 	mark := fe.logMark()
-	undo, how := faultReadOnly(t, fe.store, "slot-0.db-shm")
+	undo, how := faultReadOnly(t, fe.store, "slot-0.db-shm", "slot-0.db-changes")
 	res := fmt.Sprintf("token open (%s):", how)
 	rv, _ := a.want("create ro-open 100 0", "CKR_DEVICE_ERROR", "CKR_OK")
 	if rv == "CKR_OK" {

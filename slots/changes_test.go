@@ -1,0 +1,274 @@
+package slots
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+	"go.uber.org/zap"
+)
+
+// addData stores a public token data object labelled label.
+func addData(t *testing.T, tok *Token, label string) uint64 {
+	t.Helper()
+	o, err := NewObject(Template{a(CKA_CLASS, CKO_DATA), a(CKA_TOKEN, true), a(CKA_PRIVATE, false), a(CKA_LABEL, label)}, Origin{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := tok.AddObject(o, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// labelOf reads object h's label through Object, as every operation does.
+func labelOf(t *testing.T, tok *Token, h uint64) string {
+	t.Helper()
+	o, err := tok.Object(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Release()
+	return string(o.Attrs[CKA_LABEL])
+}
+
+// confirmed reports whether tok's next Object(h) is served from its cache
+// without asking the store.
+func confirmed(tok *Token, h uint64) bool {
+	tok.mu.RLock()
+	defer tok.mu.RUnlock()
+	return tok.confirmedLocked(int64(h)) != nil
+}
+
+// setChanges writes the change counter through the file, as another
+// process (or one that crashed) may have left it.
+func setChanges(t testing.TB, path string, v uint64) {
+	t.Helper()
+	f, err := os.OpenFile(path+"-changes", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(binary.NativeEndian.AppendUint64(nil, v), 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCachedObjectsSeeOtherProcesses: two Tokens on one store act as two
+// processes. What one changes or destroys, the other's cached objects
+// reflect at their next use, although a cached object no one changed is
+// used without a query.
+func TestCachedObjectsSeeOtherProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slot-0.db")
+	ta := initialised(t, path)
+	tb := openTestToken(t, path)
+	h1, h2 := addData(t, ta, "one"), addData(t, ta, "two")
+	for _, h := range []uint64{h1, h2} {
+		labelOf(t, ta, h)
+		if !confirmed(ta, h) {
+			t.Fatalf("object %d not confirmed after a use", h)
+		}
+	}
+	// A row changed behind the counter's back (no real process does this)
+	// goes unseen: proof that the confirmed object is used without a query.
+	if _, err := tb.store.db.Exec(`UPDATE objects SET version = version + 1 WHERE handle = ?`, h1); err != nil {
+		t.Fatal(err)
+	}
+	o, err := ta.Object(h1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Release()
+	if o.Version != 1 {
+		t.Fatalf("a confirmed object was read again (version %d)", o.Version)
+	}
+
+	o, err = tb.Object(h1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := o.Changed(Template{a(CKA_LABEL, "renamed")}, BySetAttribute, false)
+	o.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.ReplaceObject(o, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.DestroyObject(h2); err != nil {
+		t.Fatal(err)
+	}
+	if confirmed(ta, h1) || confirmed(ta, h2) {
+		t.Fatal("objects still confirmed after another process wrote the store")
+	}
+	if got := labelOf(t, ta, h1); got != "renamed" {
+		t.Fatalf("label %q after another process renamed it", got)
+	}
+	if _, err := ta.Object(h2); !errors.Is(err, CKR_OBJECT_HANDLE_INVALID) {
+		t.Fatalf("object destroyed by another process: %v", err)
+	}
+	// Its own writes void the stamps too, and the confirmed object is then
+	// the current one.
+	addData(t, ta, "three")
+	if confirmed(ta, h1) {
+		t.Fatal("object still confirmed after a write")
+	}
+	if labelOf(t, ta, h1); !confirmed(ta, h1) {
+		t.Fatal("object not confirmed again")
+	}
+}
+
+// TestChangeCounterAfterCrash: a counter left odd (a writer died between
+// begin and end) is not trusted, and the next write makes it even and new.
+func TestChangeCounterAfterCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slot-0.db")
+	tok := initialised(t, path)
+	h := addData(t, tok, "one")
+	labelOf(t, tok, h)
+	c0, ok := tok.store.changes.Load()
+	if !ok || !confirmed(tok, h) {
+		t.Fatalf("counter %d ok=%v after writes", c0, ok)
+	}
+	const crashed = 1001
+	setChanges(t, path, crashed)
+	if c, ok := tok.store.changes.Load(); ok {
+		t.Fatalf("odd counter %d trusted", c)
+	}
+	if confirmed(tok, h) {
+		t.Fatal("object confirmed under an odd counter")
+	}
+	if got := labelOf(t, tok, h); got != "one" || confirmed(tok, h) {
+		t.Fatalf("under an odd counter: label %q, confirmed %v", got, confirmed(tok, h))
+	}
+	addData(t, tok, "two")
+	c, ok := tok.store.changes.Load()
+	if !ok || c == crashed+1 || c == c0 {
+		t.Fatalf("after a write the counter is %d ok=%v (was %d, then %d)", c, ok, c0, crashed)
+	}
+	if labelOf(t, tok, h); !confirmed(tok, h) {
+		t.Fatal("object not confirmed once the counter is even again")
+	}
+}
+
+// readOnly makes path unwritable, for root too (chattr +i), until undo.
+func readOnly(t *testing.T, path string) (undo func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(path, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		undo = func() { os.Chmod(path, 0o600) }
+		t.Cleanup(undo)
+		return undo
+	}
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("root ignores file modes, and chattr +i failed: %v %s", err, out)
+	}
+	undo = func() { exec.Command("chattr", "-i", path).Run() }
+	t.Cleanup(undo)
+	return undo
+}
+
+// TestReadOnlyChangeFile: a process that can only read the change file
+// reads the store (with the counter) and has every write refused, without
+// touching the counter; once the file is writable again, it writes.
+func TestReadOnlyChangeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slot-0.db")
+	ta := initialised(t, path)
+	h := addData(t, ta, "one")
+	c0, _ := ta.store.changes.Load()
+	// ta has the file mapped writable and must not write while it is
+	// read-only: a write to a mapped page of an immutable file is SIGBUS.
+	undo := readOnly(t, path+"-changes")
+	tb := openTestToken(t, path)
+	if tb.store.changes.write != nil {
+		t.Fatal("read-only change file mapped writable")
+	}
+	if got := labelOf(t, tb, h); got != "one" || !confirmed(tb, h) {
+		t.Fatalf("read through a read-only change file: label %q, confirmed %v", got, confirmed(tb, h))
+	}
+	o, _ := NewObject(Template{a(CKA_CLASS, CKO_DATA), a(CKA_TOKEN, true), a(CKA_PRIVATE, false)}, Origin{}, false)
+	if _, err := tb.AddObject(o, 1); !errors.Is(err, CKR_DEVICE_ERROR) || !errors.Is(err, errChangesReadOnly) {
+		t.Fatalf("write with a read-only change file: %v", err)
+	}
+	if err := tb.DestroyObject(h); !errors.Is(err, CKR_DEVICE_ERROR) {
+		t.Fatalf("destroy with a read-only change file: %v", err)
+	}
+	if err := tb.Login(CKU_USER, []byte("user-pin")); !errors.Is(err, CKR_DEVICE_ERROR) {
+		t.Fatalf("login (which counts the attempt) with a read-only change file: %v", err)
+	}
+	if c, _ := ta.store.changes.Load(); c != c0 {
+		t.Fatalf("refused writes moved the counter from %d to %d", c0, c)
+	}
+	undo()
+	h2 := addData(t, tb, "two")
+	if got := labelOf(t, ta, h2); got != "two" {
+		t.Fatalf("write after the fault: label %q", got)
+	}
+	if labelOf(t, tb, h); !confirmed(tb, h) {
+		t.Fatal("not confirmed after the remap")
+	}
+}
+
+// TestNoChangeFile: with no change file to map, every use asks the store
+// and every write is refused.
+func TestNoChangeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slot-0.db")
+	ta := initialised(t, path)
+	h := addData(t, ta, "one")
+	ta.Close()
+	if err := os.Remove(path + "-changes"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path+"-changes", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tb := openTestToken(t, path)
+	if _, ok := tb.store.changes.Load(); ok {
+		t.Fatal("counter trusted with no change file")
+	}
+	if got := labelOf(t, tb, h); got != "one" || confirmed(tb, h) {
+		t.Fatalf("without a change file: label %q, confirmed %v", got, confirmed(tb, h))
+	}
+	if err := tb.DestroyObject(h); !errors.Is(err, errChangesReadOnly) {
+		t.Fatalf("write without a change file: %v", err)
+	}
+}
+
+// BenchmarkTokenObject: Token.Object on a cached token object from every
+// CPU, as C_EncryptInit and friends do, with the change counter (no query)
+// and without it (every use queries the store, as before the counter).
+func BenchmarkTokenObject(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "slot-0.db")
+	tok, err := OpenToken(Config{KDFIterations: 1000, MaxFailures: 3}, path, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tok.Close()
+	o, _ := NewObject(Template{a(CKA_CLASS, CKO_DATA), a(CKA_TOKEN, true), a(CKA_PRIVATE, false)}, Origin{}, false)
+	h, err := tok.AddObject(o, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				o, err := tok.Object(h)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				o.Release()
+			}
+		})
+	}
+	b.Run("counter", run)
+	c, _ := tok.store.changes.Load()
+	setChanges(b, path, c+1) // as if a writer had died mid-write
+	b.Run("no-counter", run)
+}
