@@ -31,6 +31,12 @@ type Cipher interface {
 	OneShotLen(n int) int
 	// SinglePartOnly: the mechanism has no multi-part form (RSA, key wrap).
 	SinglePartOnly() bool
+	// OneShot is the single-part call: it transforms in and ends the
+	// cipher. dst is empty; the output goes into its memory when its
+	// capacity allows (the caller's buffer: no copy for bulk data) and may
+	// come back elsewhere otherwise. in is not retained, and must not
+	// overlap dst's memory.
+	OneShot(dst, in []byte) ([]byte, error)
 }
 
 // Cipher purposes: the CKF_* flag the mechanism must serve.
@@ -41,11 +47,11 @@ const (
 	ForUnwrap  = opUnwrap
 )
 
-// NewCipher starts an encryption or decryption with mech on a key with the
-// given attributes, for purpose (ForEncrypt, ForDecrypt, ForWrap,
-// ForUnwrap). The caller has checked the key's usage flags.
+// NewCipher starts an encryption or decryption with mech on a key of the
+// given type and attributes, for purpose (ForEncrypt, ForDecrypt, ForWrap,
+// ForUnwrap): KeyCipher for a key used once.
 func (b *Backend) NewCipher(mech Mechanism, keyType uint64, key Attrs, purpose uint64) (Cipher, error) {
-	return b.NewCountedCipher(mech, keyType, key, purpose, nil)
+	return b.KeyCipher(mech, NewKey(keyType, key), purpose, nil)
 }
 
 // Budget is asked, just before each AES-GCM encryption runs, whether the
@@ -53,28 +59,29 @@ func (b *Backend) NewCipher(mech Mechanism, keyType uint64, key Attrs, purpose u
 // An error refuses the encryption; nil lets it proceed and counts it.
 type Budget func() error
 
-// NewCountedCipher is NewCipher with a GCM encryption budget (nil: none).
-// A length query never reaches the budget: it is consulted only when an
-// encryption really runs.
-func (b *Backend) NewCountedCipher(mech Mechanism, keyType uint64, key Attrs, purpose uint64, budget Budget) (Cipher, error) {
+// KeyCipher starts an encryption or decryption with mech on key k, for
+// purpose, with a GCM encryption budget (nil: none). A length query never
+// reaches the budget: it is consulted only when an encryption really runs.
+// The caller has checked the key's usage flags.
+func (b *Backend) KeyCipher(mech Mechanism, k *Key, purpose uint64, budget Budget) (Cipher, error) {
 	encrypt := purpose == ForEncrypt || purpose == ForWrap
-	if err := b.Check(mech.Type, purpose, keyType); err != nil {
+	if err := b.Check(mech.Type, purpose, k.Type); err != nil {
 		return nil, err
 	}
 	switch mech.Type {
 	case CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CBC_PAD, CKM_AES_CTR, CKM_AES_GCM, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP:
-		blk, err := aes.NewCipher(key[CKA_VALUE])
+		blk, err := k.aes()
 		if err != nil {
-			return nil, keyErr("AES key of a wrong length")
+			return nil, err
 		}
-		return b.newAESCipher(mech, blk, key[CKA_VALUE], encrypt, budget)
+		return b.newAESCipher(mech, k, blk, encrypt, budget)
 	case CKM_RSA_PKCS, CKM_RSA_PKCS_OAEP:
-		return b.newRSACipher(mech, key, encrypt)
+		return b.newRSACipher(mech, k, encrypt)
 	}
 	return nil, ErrMechanismInvalid
 }
 
-func (b *Backend) newAESCipher(mech Mechanism, blk cipher.Block, kek []byte, encrypt bool, budget Budget) (Cipher, error) {
+func (b *Backend) newAESCipher(mech Mechanism, k *Key, blk cipher.Block, encrypt bool, budget Budget) (Cipher, error) {
 	switch mech.Type {
 	case CKM_AES_ECB:
 		if len(mech.Param) != 0 {
@@ -102,13 +109,14 @@ func (b *Backend) newAESCipher(mech Mechanism, blk cipher.Block, kek []byte, enc
 		}
 		return newCTR(blk, p), nil
 	case CKM_AES_GCM:
-		return b.newGCM(mech, blk, encrypt, budget)
+		return b.newGCM(mech, k, blk, encrypt, budget)
 	case CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP:
 		if len(mech.Param) != 0 {
 			// The default IVs of RFC 3394 / 5649 only.
 			return nil, paramErr("AES key wrap takes no IV here")
 		}
-		return &wholeCipher{f: func(in []byte) ([]byte, error) {
+		kek := k.Attrs[CKA_VALUE]
+		return &wholeCipher{f: func(_, in []byte) ([]byte, error) {
 			var out []byte
 			var err error
 			switch {
@@ -204,6 +212,66 @@ func (c *blockCipher) Update(in []byte) ([]byte, error) {
 	return out, nil
 }
 
+// OneShot runs the whole input through the mode into dst's memory, the
+// CBC-PAD padding block built aside: no buffering.
+func (c *blockCipher) OneShot(dst, in []byte) ([]byte, error) {
+	defer clear(c.buf)
+	full := len(in) / aes.BlockSize * aes.BlockSize
+	if !c.pad || !c.encrypt {
+		if full != len(in) {
+			if c.encrypt {
+				return nil, Errorf(CKR_DATA_LEN_RANGE, "input is not a whole number of AES blocks")
+			}
+			return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "ciphertext is not a whole number of AES blocks")
+		}
+		if c.pad && full == 0 {
+			return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "CBC-PAD ciphertext is empty")
+		}
+	}
+	out := grow(dst, c.OneShotLen(len(in)))
+	c.mode.CryptBlocks(out[:full], in[:full])
+	if c.pad && c.encrypt {
+		var last [aes.BlockSize]byte
+		p := aes.BlockSize - (len(in) - full)
+		copy(last[:], in[full:])
+		for i := aes.BlockSize - p; i < aes.BlockSize; i++ {
+			last[i] = byte(p)
+		}
+		c.mode.CryptBlocks(out[full:], last[:])
+		clear(last[:])
+		return out, nil
+	}
+	if c.pad {
+		return unpad(out)
+	}
+	return out, nil
+}
+
+// grow returns n bytes of dst's memory when it has the room, else new ones.
+func grow(dst []byte, n int) []byte {
+	if cap(dst) >= n {
+		return dst[:n]
+	}
+	return make([]byte, n)
+}
+
+// unpad strips and checks CBC-PAD's PKCS#7 padding.
+func unpad(out []byte) ([]byte, error) {
+	if len(out) == 0 {
+		return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "CBC-PAD ciphertext is empty")
+	}
+	p := int(out[len(out)-1])
+	if p == 0 || p > aes.BlockSize {
+		return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "bad CBC-PAD padding")
+	}
+	for _, x := range out[len(out)-p:] {
+		if int(x) != p {
+			return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "bad CBC-PAD padding")
+		}
+	}
+	return out[:len(out)-p], nil
+}
+
 func (c *blockCipher) Final() ([]byte, error) {
 	defer clear(c.buf)
 	if c.pad && c.encrypt {
@@ -221,19 +289,7 @@ func (c *blockCipher) Final() ([]byte, error) {
 	out := make([]byte, len(c.buf))
 	c.mode.CryptBlocks(out, c.buf)
 	if c.pad && !c.encrypt {
-		if len(out) == 0 {
-			return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "CBC-PAD ciphertext is empty")
-		}
-		p := int(out[len(out)-1])
-		if p == 0 || p > aes.BlockSize {
-			return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "bad CBC-PAD padding")
-		}
-		for _, x := range out[len(out)-p:] {
-			if int(x) != p {
-				return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "bad CBC-PAD padding")
-			}
-		}
-		out = out[:len(out)-p]
+		return unpad(out)
 	}
 	return out, nil
 }
@@ -263,26 +319,28 @@ func newCTR(blk cipher.Block, p CTRParams) *ctrCipher {
 	return c
 }
 
-func (c *ctrCipher) SinglePartOnly() bool { return false }
-func (c *ctrCipher) UpdateLen(n int) int  { return n }
-func (c *ctrCipher) FinalLen() int        { return 0 }
-func (c *ctrCipher) OneShotLen(n int) int { return n }
-func (c *ctrCipher) Update(in []byte) ([]byte, error) {
+func (c *ctrCipher) SinglePartOnly() bool             { return false }
+func (c *ctrCipher) UpdateLen(n int) int              { return n }
+func (c *ctrCipher) FinalLen() int                    { return 0 }
+func (c *ctrCipher) OneShotLen(n int) int             { return n }
+func (c *ctrCipher) Update(in []byte) ([]byte, error) { return c.OneShot(nil, in) }
+func (c *ctrCipher) OneShot(dst, in []byte) ([]byte, error) {
 	total := c.bytes + uint64(len(in))
 	if c.limit != 0 && (total+15)/16 > c.limit {
 		return nil, Errorf(CKR_DATA_LEN_RANGE, "AES-CTR: the counter field would wrap into the nonce")
 	}
 	c.bytes = total
-	out := make([]byte, len(in))
+	out := grow(dst, len(in))
 	c.s.XORKeyStream(out, in)
 	return out, nil
 }
 func (c *ctrCipher) Final() ([]byte, error) { return nil, nil }
 
-// wholeCipher buffers all input and transforms it at Final: GCM, key wrap,
-// RSA.
+// wholeCipher transforms all its input at once: GCM, key wrap, RSA. A
+// multi-part call buffers the input until Final; a single-part call needs
+// no buffer. f appends its output to dst when it can (see OneShot).
 type wholeCipher struct {
-	f      func([]byte) ([]byte, error)
+	f      func(dst, in []byte) ([]byte, error)
 	size   func(int) int
 	single bool
 	buf    []byte
@@ -298,20 +356,17 @@ func (c *wholeCipher) Update(in []byte) ([]byte, error) {
 }
 func (c *wholeCipher) Final() ([]byte, error) {
 	defer clear(c.buf)
-	return c.f(c.buf)
+	return c.f(nil, c.buf)
 }
+func (c *wholeCipher) OneShot(dst, in []byte) ([]byte, error) { return c.f(dst, in) }
 
 // newGCM starts AES-GCM. In FIPS mode the module generates the IV
 // (cipher.NewGCMWithRandomNonce): a caller's IV is not approved, so the
 // caller passes a 12-byte IV buffer that the token fills (GeneratedIV), and
 // only 128-bit tags are made. Decryption takes the caller's IV either way.
-func (b *Backend) newGCM(mech Mechanism, blk cipher.Block, encrypt bool, budget Budget) (Cipher, error) {
-	spend := func() error {
-		if budget == nil {
-			return nil
-		}
-		return budget()
-	}
+// The AEAD of the common shape (12-byte IV, 16-byte tag) is the key's,
+// built once.
+func (b *Backend) newGCM(mech Mechanism, k *Key, blk cipher.Block, encrypt bool, budget Budget) (Cipher, error) {
 	p, err := DecodeGCM(mech)
 	if err != nil {
 		return nil, err
@@ -319,84 +374,107 @@ func (b *Backend) newGCM(mech Mechanism, blk cipher.Block, encrypt bool, budget 
 	if p.TagBits%8 != 0 || p.TagBits < 96 || p.TagBits > 128 {
 		return nil, paramErr("GCM tag must be 96 to 128 bits, in bytes")
 	}
-	tag := int(p.TagBits / 8)
-	aad := append([]byte{}, p.AAD...)
-	if b.fips {
-		if len(p.IV) != 12 || tag != 16 {
-			return nil, paramErr("FIPS mode: GCM takes a 12-byte IV buffer and a 128-bit tag")
-		}
-		g, err := cipher.NewGCMWithRandomNonce(blk)
-		if err != nil {
-			return nil, err
-		}
-		if encrypt {
-			c := &gcmFIPS{}
-			c.wholeCipher = wholeCipher{size: func(n int) int { return n + 16 }, f: func(in []byte) ([]byte, error) {
-				if err := spend(); err != nil {
-					return nil, err
-				}
-				out := g.Seal(nil, nil, in, aad)
-				c.iv = append([]byte{}, out[:12]...)
-				return out[12:], nil
-			}}
-			return c, nil
-		}
-		iv := append([]byte{}, p.IV...)
-		return &wholeCipher{size: func(n int) int { return max(n-16, 0) }, f: func(in []byte) ([]byte, error) {
-			pt, err := g.Open(nil, nil, append(append([]byte{}, iv...), in...), aad)
-			if err != nil {
-				return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "GCM tag mismatch")
-			}
-			return pt, nil
-		}}, nil
-	}
-	if len(p.IV) == 0 || len(p.IV) > 256 {
-		return nil, paramErr("GCM IV must be 1 to 256 bytes")
-	}
-	var g cipher.AEAD
+	c := &gcmCipher{tag: int(p.TagBits / 8), encrypt: encrypt, budget: budget, random: b.fips}
 	switch {
+	case b.fips && (len(p.IV) != 12 || c.tag != 16):
+		return nil, paramErr("FIPS mode: GCM takes a 12-byte IV buffer and a 128-bit tag")
+	case b.fips:
+		c.g, err = k.standardGCM(true)
+	case len(p.IV) == 0 || len(p.IV) > 256:
+		return nil, paramErr("GCM IV must be 1 to 256 bytes")
+	case len(p.IV) == 12 && c.tag == 16:
+		c.g, err = k.standardGCM(false)
 	case len(p.IV) == 12:
-		g, err = cipher.NewGCMWithTagSize(blk, tag)
-	case tag == 16:
-		g, err = cipher.NewGCMWithNonceSize(blk, len(p.IV))
+		c.g, err = cipher.NewGCMWithTagSize(blk, c.tag)
+	case c.tag == 16:
+		c.g, err = cipher.NewGCMWithNonceSize(blk, len(p.IV))
 	default:
 		return nil, paramErr("GCM: a non-96-bit IV needs a 128-bit tag")
 	}
 	if err != nil {
 		return nil, paramErr(err.Error())
 	}
-	iv := append([]byte{}, p.IV...)
-	if encrypt {
-		return &wholeCipher{size: func(n int) int { return n + tag }, f: func(in []byte) ([]byte, error) {
-			if err := spend(); err != nil {
+	c.iv = append(c.ivBuf[:0], p.IV...)
+	if len(p.AAD) > 0 {
+		c.aad = append([]byte(nil), p.AAD...)
+	}
+	return c, nil
+}
+
+// gcmCipher is one AES-GCM operation: single-part straight from the
+// caller's buffers, or multi-part buffered until Final.
+type gcmCipher struct {
+	g       cipher.AEAD
+	iv      []byte // the caller's IV (in ivBuf when it fits)
+	ivBuf   [16]byte
+	aad     []byte
+	tag     int
+	encrypt bool
+	budget  Budget
+	// random: FIPS mode, the module draws the IV; after an encryption,
+	// drawn holds it for the caller.
+	random bool
+	drawn  []byte
+	buf    []byte
+}
+
+func (c *gcmCipher) SinglePartOnly() bool { return false }
+func (c *gcmCipher) UpdateLen(int) int    { return 0 }
+func (c *gcmCipher) FinalLen() int        { return c.OneShotLen(len(c.buf)) }
+func (c *gcmCipher) OneShotLen(n int) int {
+	if c.encrypt {
+		return n + c.tag
+	}
+	return max(n-c.tag, 0)
+}
+func (c *gcmCipher) Update(in []byte) ([]byte, error) {
+	c.buf = append(c.buf, in...)
+	return nil, nil
+}
+func (c *gcmCipher) Final() ([]byte, error) {
+	defer clear(c.buf)
+	return c.OneShot(nil, c.buf)
+}
+
+func (c *gcmCipher) OneShot(dst, in []byte) ([]byte, error) {
+	if c.encrypt {
+		if c.budget != nil {
+			if err := c.budget(); err != nil {
 				return nil, err
 			}
-			return g.Seal(nil, iv, in, aad), nil
-		}}, nil
+		}
+		if !c.random {
+			return c.g.Seal(dst, c.iv, in, c.aad), nil
+		}
+		// The module puts its IV first; the caller gets it apart.
+		out := c.g.Seal(nil, nil, in, c.aad)
+		c.drawn = out[:12:12]
+		return append(dst, out[12:]...), nil
 	}
-	return &wholeCipher{size: func(n int) int { return max(n-tag, 0) }, f: func(in []byte) ([]byte, error) {
-		if len(in) < tag {
-			return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "GCM ciphertext shorter than its tag")
-		}
-		pt, err := g.Open(nil, iv, in, aad)
-		if err != nil {
-			return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "GCM tag mismatch")
-		}
-		return pt, nil
-	}}, nil
+	if len(in) < c.tag {
+		return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "GCM ciphertext shorter than its tag")
+	}
+	var pt []byte
+	var err error
+	if c.random {
+		// This AEAD reads its IV in front of the ciphertext: one copy.
+		pt, err = c.g.Open(dst, nil, append(append(make([]byte, 0, len(c.iv)+len(in)), c.iv...), in...), c.aad)
+	} else {
+		pt, err = c.g.Open(dst, c.iv, in, c.aad)
+	}
+	if err != nil {
+		return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "GCM tag mismatch")
+	}
+	return pt, nil
 }
 
-// gcmFIPS is FIPS-mode GCM encryption: after Final, GeneratedIV holds the
-// IV the module chose.
-type gcmFIPS struct {
-	wholeCipher
-	iv []byte
+// IVSource is implemented by ciphers whose IV the token may generate.
+type IVSource interface {
+	// GeneratedIV is the IV drawn for the last encryption; nil if none.
+	GeneratedIV() []byte
 }
 
-// IVSource is implemented by ciphers whose IV the token generated.
-type IVSource interface{ GeneratedIV() []byte }
-
-func (c *gcmFIPS) GeneratedIV() []byte { return c.iv }
+func (c *gcmCipher) GeneratedIV() []byte { return c.drawn }
 
 func hashOf(mech uint64) (crypto.Hash, func() hash.Hash, bool) {
 	switch mech {
@@ -422,14 +500,14 @@ func (b *Backend) hashFor(mech uint64) (crypto.Hash, func() hash.Hash, error) {
 	return h, f, nil
 }
 
-func (b *Backend) newRSACipher(mech Mechanism, key Attrs, encrypt bool) (Cipher, error) {
+func (b *Backend) newRSACipher(mech Mechanism, key *Key, encrypt bool) (Cipher, error) {
 	var pub *rsa.PublicKey
 	var priv *rsa.PrivateKey
 	var err error
 	if encrypt {
-		pub, err = rsaPublic(key)
+		pub, err = key.RSAPublic()
 	} else {
-		priv, err = rsaPrivate(key)
+		priv, err = key.RSAPrivate()
 		if priv != nil {
 			pub = &priv.PublicKey
 		}
@@ -445,14 +523,14 @@ func (b *Backend) newRSACipher(mech Mechanism, key Attrs, encrypt bool) (Cipher,
 			return nil, paramErr("CKM_RSA_PKCS takes no parameter")
 		}
 		if encrypt {
-			return &wholeCipher{single: true, size: size, f: func(in []byte) ([]byte, error) {
+			return &wholeCipher{single: true, size: size, f: func(_, in []byte) ([]byte, error) {
 				if len(in) > k-11 {
 					return nil, Errorf(CKR_DATA_LEN_RANGE, "%d bytes; at most %d", len(in), k-11)
 				}
 				return rsa.EncryptPKCS1v15(rand.Reader, pub, in)
 			}}, nil
 		}
-		return &wholeCipher{single: true, size: size, f: func(in []byte) ([]byte, error) {
+		return &wholeCipher{single: true, size: size, f: func(_, in []byte) ([]byte, error) {
 			if len(in) != k {
 				return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "RSA ciphertext of %d bytes", len(in))
 			}
@@ -481,14 +559,14 @@ func (b *Backend) newRSACipher(mech Mechanism, key Attrs, encrypt bool) (Cipher,
 		label := append([]byte{}, p.SourceData...)
 		opts := &rsa.OAEPOptions{Hash: h, MGFHash: mgf, Label: label}
 		if encrypt {
-			return &wholeCipher{single: true, size: size, f: func(in []byte) ([]byte, error) {
+			return &wholeCipher{single: true, size: size, f: func(_, in []byte) ([]byte, error) {
 				if len(in) > k-2*hf().Size()-2 {
 					return nil, Errorf(CKR_DATA_LEN_RANGE, "%d bytes too long for OAEP", len(in))
 				}
 				return rsa.EncryptOAEPWithOptions(rand.Reader, pub, in, opts)
 			}}, nil
 		}
-		return &wholeCipher{single: true, size: size, f: func(in []byte) ([]byte, error) {
+		return &wholeCipher{single: true, size: size, f: func(_, in []byte) ([]byte, error) {
 			if len(in) != k {
 				return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "RSA ciphertext of %d bytes", len(in))
 			}

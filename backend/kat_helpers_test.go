@@ -126,13 +126,38 @@ var (
 )
 
 // katCrypt runs a cipher as a single-part operation: one Update with all
-// of in, then Final. It checks the two-call length bounds on the way.
+// of in, then Final. It checks the two-call length bounds on the way, and
+// that OneShot (what C_Encrypt and C_Decrypt use) agrees: the same result
+// or the same CK_RV, byte for byte where the mechanism is deterministic,
+// and written into the caller's buffer for the AES modes that can.
 func katCrypt(b *Backend, mech Mechanism, keyType uint64, key Attrs, purpose uint64, in []byte) ([]byte, error) {
 	c, err := b.NewCipher(mech, keyType, key, purpose)
 	if err != nil {
 		return nil, err
 	}
-	return katRunCipher(c, in, nil)
+	out, err := katRunCipher(c, in, nil)
+	one, err1 := b.NewCipher(mech, keyType, key, purpose)
+	if err1 != nil {
+		return nil, fmt.Errorf("a second NewCipher failed: %v", err1)
+	}
+	dst := make([]byte, 0, one.OneShotLen(len(in)))
+	got, err1 := one.OneShot(dst, in)
+	rv, _ := RVOf(err)
+	rv1, _ := RVOf(err1)
+	encrypt := purpose == ForEncrypt || purpose == ForWrap
+	random := (encrypt && keyType == CKK_RSA) || (encrypt && mech.Type == CKM_AES_GCM && b.fips)
+	switch {
+	case rv != rv1:
+		return nil, fmt.Errorf("OneShot gave %v, Update+Final %v", err1, err)
+	case err != nil:
+		return nil, err
+	case len(got) != len(out) || (!random && !bytes.Equal(got, out)):
+		return nil, fmt.Errorf("OneShot gave %x, Update+Final %x", got, out)
+	case keyType == CKK_AES && mech.Type != CKM_AES_KEY_WRAP && mech.Type != CKM_AES_KEY_WRAP_KWP &&
+		!(encrypt && mech.Type == CKM_AES_GCM && b.fips) && len(got) > 0 && &got[0] != &dst[:1][0]:
+		return nil, fmt.Errorf("OneShot did not write into the caller's buffer")
+	}
+	return out, nil
 }
 
 // katRunCipher feeds in to c in the pieces splits marks (ascending offsets),

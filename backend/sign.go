@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/subtle"
@@ -43,6 +42,7 @@ var hashedMechs = map[uint64]uint64{
 // collected (a running hash or a buffer), and a function over the result.
 type signCore struct {
 	h    hash.Hash // nil: buffer the data
+	done func()    // after Sign or Verify (gives a pooled HMAC back)
 	buf  []byte
 	max  int // for buffering mechanisms, the most input accepted (0: any)
 	sign func(msg []byte) ([]byte, error)
@@ -69,14 +69,23 @@ func (c *signCore) msg() []byte {
 	return c.buf
 }
 
-func (c *signCore) Sign() ([]byte, error)   { defer clear(c.buf); return c.sign(c.msg()) }
-func (c *signCore) Verify(sig []byte) error { defer clear(c.buf); return c.vrfy(c.msg(), sig) }
-func (c *signCore) Len() int                { return c.n }
+func (c *signCore) Sign() ([]byte, error)   { defer c.finish(); return c.sign(c.msg()) }
+func (c *signCore) Verify(sig []byte) error { defer c.finish(); return c.vrfy(c.msg(), sig) }
+
+func (c *signCore) finish() {
+	clear(c.buf)
+	if c.done != nil {
+		c.done()
+		c.done, c.h = nil, nil
+	}
+}
+func (c *signCore) Len() int { return c.n }
 
 var errSig = Errorf(CKR_SIGNATURE_INVALID, "signature does not verify")
 
-// NewSigner starts a signature (sign true) or verification with mech.
-func (b *Backend) newSignCore(mech Mechanism, keyType uint64, key Attrs, sign bool) (*signCore, error) {
+// newSignCore starts a signature (sign true) or verification with mech.
+func (b *Backend) newSignCore(mech Mechanism, key *Key, sign bool) (*signCore, error) {
+	keyType := key.Type
 	op := uint64(opVerify)
 	if sign {
 		op = opSign
@@ -104,16 +113,18 @@ func (b *Backend) newSignCore(mech Mechanism, keyType uint64, key Attrs, sign bo
 		if hf == nil {
 			return nil, ErrMechanismInvalid
 		}
-		k := key[CKA_VALUE]
+		k := key.Attrs[CKA_VALUE]
 		if b.fips && len(k) < 14 {
 			return nil, Errorf(CKR_KEY_SIZE_RANGE, "FIPS mode: HMAC keys of at least 112 bits")
 		}
 		if len(mech.Param) != 0 {
 			return nil, paramErr("HMAC takes no parameter")
 		}
-		c.h = hmac.New(hf, k)
+		c.h = key.hmac(hf)
+		h := c.h
+		c.done = func() { key.putHMAC(hf, h) }
 		c.n = c.h.Size()
-		c.sign = func(m []byte) ([]byte, error) { return m, nil }
+		c.sign = func(m []byte) ([]byte, error) { return m, nil } // msg() summed into a new slice
 		c.vrfy = func(m, sig []byte) error {
 			if len(sig) != len(m) {
 				return Errorf(CKR_SIGNATURE_LEN_RANGE, "HMAC of %d bytes, want %d", len(sig), len(m))
@@ -127,14 +138,24 @@ func (b *Backend) newSignCore(mech Mechanism, keyType uint64, key Attrs, sign bo
 	}
 }
 
-// NewSigner starts a signing operation.
+// NewSigner starts a signing operation with a key used once.
 func (b *Backend) NewSigner(mech Mechanism, keyType uint64, key Attrs) (Signer, error) {
-	return b.newSignCore(mech, keyType, key, true)
+	return b.newSignCore(mech, NewKey(keyType, key), true)
 }
 
-// NewVerifier starts a verification.
+// NewVerifier starts a verification with a key used once.
 func (b *Backend) NewVerifier(mech Mechanism, keyType uint64, key Attrs) (Verifier, error) {
-	return b.newSignCore(mech, keyType, key, false)
+	return b.newSignCore(mech, NewKey(keyType, key), false)
+}
+
+// KeySigner starts a signing operation with key k.
+func (b *Backend) KeySigner(mech Mechanism, k *Key) (Signer, error) {
+	return b.newSignCore(mech, k, true)
+}
+
+// KeyVerifier starts a verification with key k.
+func (b *Backend) KeyVerifier(mech Mechanism, k *Key) (Verifier, error) {
+	return b.newSignCore(mech, k, false)
 }
 
 // digestInfoPrefixes are the DER DigestInfo headers (RFC 8017 §9.2) of the
@@ -155,16 +176,16 @@ func splitDigestInfo(in []byte) (crypto.Hash, []byte, bool) {
 	return 0, nil, false
 }
 
-func (b *Backend) rsaSign(c *signCore, mech Mechanism, key Attrs, sign bool, ch crypto.Hash, hf func() hash.Hash) error {
+func (b *Backend) rsaSign(c *signCore, mech Mechanism, key *Key, sign bool, ch crypto.Hash, hf func() hash.Hash) error {
 	var priv *rsa.PrivateKey
 	var pub *rsa.PublicKey
 	var err error
 	if sign {
-		if priv, err = rsaPrivate(key); err == nil {
+		if priv, err = key.RSAPrivate(); err == nil {
 			pub = &priv.PublicKey
 		}
 	} else {
-		pub, err = rsaPublic(key)
+		pub, err = key.RSAPublic()
 	}
 	if err != nil {
 		return err
@@ -274,7 +295,7 @@ func (b *Backend) rsaSign(c *signCore, mech Mechanism, key Attrs, sign bool, ch 
 
 type ecdsaSig struct{ R, S *big.Int }
 
-func (b *Backend) ecdsaSign(c *signCore, mech Mechanism, key Attrs, sign bool, hf func() hash.Hash) error {
+func (b *Backend) ecdsaSign(c *signCore, mech Mechanism, key *Key, sign bool, hf func() hash.Hash) error {
 	if len(mech.Param) != 0 {
 		return paramErr("ECDSA takes no parameter")
 	}
@@ -282,11 +303,11 @@ func (b *Backend) ecdsaSign(c *signCore, mech Mechanism, key Attrs, sign bool, h
 	var pub *ecdsa.PublicKey
 	var err error
 	if sign {
-		if priv, err = ecPrivate(key); err == nil {
+		if priv, err = key.ecPrivate(); err == nil {
 			pub = &priv.PublicKey
 		}
 	} else {
-		pub, err = ecPublic(key)
+		pub, err = key.ecPublic()
 	}
 	if err != nil {
 		return err
@@ -342,7 +363,7 @@ func (b *Backend) ecdsaSign(c *signCore, mech Mechanism, key Attrs, sign bool, h
 	return nil
 }
 
-func edSign(c *signCore, mech Mechanism, key Attrs, sign bool) error {
+func edSign(c *signCore, mech Mechanism, key *Key, sign bool) error {
 	p, err := DecodeEdDSA(mech)
 	if err != nil {
 		return err
@@ -353,14 +374,14 @@ func edSign(c *signCore, mech Mechanism, key Attrs, sign bool) error {
 	c.n = ed25519.SignatureSize
 	c.max = 64 << 20
 	if sign {
-		priv, err := edPrivate(key)
+		priv, err := key.edPrivate()
 		if err != nil {
 			return err
 		}
 		c.sign = func(m []byte) ([]byte, error) { return ed25519.Sign(priv, m), nil }
 		return nil
 	}
-	pub, err := edPublic(key)
+	pub, err := key.edPublic()
 	if err != nil {
 		return err
 	}

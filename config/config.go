@@ -174,7 +174,7 @@ var BuildFIPSDefault = "false"
 func defaults() *Config {
 	return &Config{
 		FIPSMode: BuildFIPSDefault == "true",
-		Log: Log{Level: defaultLogLevel},
+		Log:      Log{Level: defaultLogLevel},
 		PIN: PIN{
 			KDFIterations: defaultKDFIterations,
 			MaxFailures:   defaultMaxFailures,

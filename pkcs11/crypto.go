@@ -97,19 +97,19 @@ func (c *opCall) fail(fn string, err error) error {
 	return c.st.logged(fn, err)
 }
 
-func (m *Module) opCall(sh uint64, kind session.OpKind) (*opCall, error) {
+func (m *Module) opCall(sh uint64, kind session.OpKind) (opCall, error) {
 	st, s, t, done, err := m.inSession(sh)
 	if err != nil {
-		return nil, err
+		return opCall{}, err
 	}
 	s.Lock()
 	op := s.Op(kind)
 	if op == nil {
 		s.Unlock()
 		done()
-		return nil, ck.CKR_OPERATION_NOT_INITIALIZED
+		return opCall{}, ck.CKR_OPERATION_NOT_INITIALIZED
 	}
-	return &opCall{st: st, s: s, t: t, op: op, kind: kind, done: done}, nil
+	return opCall{st: st, s: s, t: t, op: op, kind: kind, done: done}, nil
 }
 
 // startOp is the common XxxInit: fetch and check the key, let start make
@@ -135,7 +135,7 @@ func (m *Module) startOp(fn string, sh uint64, kind session.OpKind, mech ck.Mech
 		o.Release()
 		return st.logged(fn, err)
 	}
-	op := &session.Op{Mech: mech.Type, State: state, Release: o.Release,
+	op := &session.Op{Mech: mech.Type, State: state, Key: o,
 		NeedAuth: o.Class() == ck.CKO_PRIVATE_KEY && o.Bool(ck.CKA_ALWAYS_AUTHENTICATE)}
 	return s.StartOp(kind, op)
 }
@@ -155,22 +155,32 @@ func outLen(outCap int64, need int) (query bool, err error) {
 // EncryptInit is C_EncryptInit.
 func (m *Module) EncryptInit(sh uint64, mech ck.Mechanism, key uint64) error {
 	return m.startOp("C_EncryptInit", sh, session.OpEncrypt, mech, key, useEncrypt, func(st *state, o *slots.Object) (any, error) {
-		return st.backend.NewCountedCipher(mech, o.KeyType(), o.Attrs, backend.ForEncrypt, st.budgetFor(mech, o))
+		return st.backend.KeyCipher(mech, o.Key(), backend.ForEncrypt, st.budgetFor(mech, o))
 	})
 }
 
 // DecryptInit is C_DecryptInit.
 func (m *Module) DecryptInit(sh uint64, mech ck.Mechanism, key uint64) error {
 	return m.startOp("C_DecryptInit", sh, session.OpDecrypt, mech, key, useDecrypt, func(st *state, o *slots.Object) (any, error) {
-		return st.backend.NewCipher(mech, o.KeyType(), o.Attrs, backend.ForDecrypt)
+		return st.backend.KeyCipher(mech, o.Key(), backend.ForDecrypt, nil)
 	})
 }
 
 func (m *Module) Encrypt(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
-	return m.cipherOneShot("C_Encrypt", sh, session.OpEncrypt, in, outCap)
+	return m.cipherOneShot("C_Encrypt", sh, session.OpEncrypt, in, outCap, nil)
 }
 func (m *Module) Decrypt(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
-	return m.cipherOneShot("C_Decrypt", sh, session.OpDecrypt, in, outCap)
+	return m.cipherOneShot("C_Decrypt", sh, session.OpDecrypt, in, outCap, nil)
+}
+
+// EncryptInto and DecryptInto are Encrypt and Decrypt writing into dst,
+// the caller's buffer of outCap bytes, when the mechanism can: bulk data is
+// then never copied. dst must not overlap in.
+func (m *Module) EncryptInto(sh uint64, in []byte, outCap int64, dst []byte) ([]byte, uint64, error) {
+	return m.cipherOneShot("C_Encrypt", sh, session.OpEncrypt, in, outCap, dst)
+}
+func (m *Module) DecryptInto(sh uint64, in []byte, outCap int64, dst []byte) ([]byte, uint64, error) {
+	return m.cipherOneShot("C_Decrypt", sh, session.OpDecrypt, in, outCap, dst)
 }
 func (m *Module) EncryptUpdate(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
 	return m.cipherUpdate("C_EncryptUpdate", sh, session.OpEncrypt, in, outCap)
@@ -185,7 +195,7 @@ func (m *Module) DecryptFinal(sh uint64, outCap int64) ([]byte, uint64, error) {
 	return m.cipherFinal("C_DecryptFinal", sh, session.OpDecrypt, outCap)
 }
 
-func (m *Module) cipherOneShot(fn string, sh uint64, kind session.OpKind, in []byte, outCap int64) ([]byte, uint64, error) {
+func (m *Module) cipherOneShot(fn string, sh uint64, kind session.OpKind, in []byte, outCap int64, dst []byte) ([]byte, uint64, error) {
 	c, err := m.opCall(sh, kind)
 	if err != nil {
 		return nil, 0, err
@@ -199,12 +209,7 @@ func (m *Module) cipherOneShot(fn string, sh uint64, kind session.OpKind, in []b
 	if query, err := outLen(outCap, need); query || err != nil {
 		return nil, uint64(need), err
 	}
-	out, err := ci.Update(in)
-	if err == nil {
-		var rest []byte
-		rest, err = ci.Final()
-		out = append(out, rest...)
-	}
+	out, err := ci.OneShot(dst[:0], in)
 	if err != nil {
 		return nil, 0, c.fail(fn, err)
 	}
@@ -260,6 +265,17 @@ func (c *opCall) keepIV(ci backend.Cipher) {
 	if src, ok := ci.(backend.IVSource); ok {
 		c.s.GeneratedIV = src.GeneratedIV()
 	}
+}
+
+// GeneratesIVs reports whether this module draws AES-GCM IVs itself (FIPS
+// mode), so that the C layer tracks where to write them back only then.
+func (m *Module) GeneratesIVs() bool {
+	st, done, err := m.enter()
+	if err != nil {
+		return false
+	}
+	defer done()
+	return st.backend.FIPS()
 }
 
 // TakeGeneratedIV returns, once, the IV the token generated for the last
@@ -373,14 +389,14 @@ func (m *Module) DigestFinal(sh uint64, outCap int64) ([]byte, uint64, error) {
 // SignInit is C_SignInit.
 func (m *Module) SignInit(sh uint64, mech ck.Mechanism, key uint64) error {
 	return m.startOp("C_SignInit", sh, session.OpSign, mech, key, useSign, func(st *state, o *slots.Object) (any, error) {
-		return st.backend.NewSigner(mech, o.KeyType(), o.Attrs)
+		return st.backend.KeySigner(mech, o.Key())
 	})
 }
 
 // VerifyInit is C_VerifyInit.
 func (m *Module) VerifyInit(sh uint64, mech ck.Mechanism, key uint64) error {
 	return m.startOp("C_VerifyInit", sh, session.OpVerify, mech, key, useVerify, func(st *state, o *slots.Object) (any, error) {
-		return st.backend.NewVerifier(mech, o.KeyType(), o.Attrs)
+		return st.backend.KeyVerifier(mech, o.Key())
 	})
 }
 

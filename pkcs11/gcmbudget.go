@@ -67,12 +67,13 @@ func (st *state) gcmJournal() (*gcmjournal.Journal, error) {
 
 // gcmBudget is the budget of key o: each call reserves one encryption.
 func (st *state) gcmBudget(o *slots.Object) backend.Budget {
-	fp := gcmjournal.Fingerprint(backend.Fingerprint(o.Attrs[ck.CKA_VALUE]))
-	name := keyName(o)
+	fp := gcmjournal.Fingerprint(o.Key().Fingerprint())
+	// The budget runs while the operation holds o, so o can name itself
+	// in a log line then; most encryptions never need the name.
 	return func() error {
 		j, err := st.gcmJournal()
 		if err != nil {
-			st.log.Error("AES-GCM encryption refused: the GCM journal cannot be opened", zap.String("key", name), zap.Error(err))
+			st.log.Error("AES-GCM encryption refused: the GCM journal cannot be opened", zap.String("key", keyName(o)), zap.Error(err))
 			return ck.Errorf(ck.CKR_DEVICE_ERROR, "GCM journal: %v", err)
 		}
 		err = j.Reserve(fp)
@@ -81,11 +82,11 @@ func (st *state) gcmBudget(o *slots.Object) backend.Budget {
 			return nil
 		case errors.Is(err, gcmjournal.ErrExhausted):
 			st.log.Error("AES-GCM key reached its encryption limit; it can still decrypt, never encrypt again",
-				zap.String("key", name), zap.Uint64("max_encryptions", j.Max()))
+				zap.String("key", keyName(o)), zap.Uint64("max_encryptions", j.Max()))
 			return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM encryption limit reached")
 		case errors.Is(err, gcmjournal.ErrPoisoned):
 			st.log.Error("AES-GCM key refused: the GCM journal that counts it was found damaged",
-				zap.String("key", name), zap.String("journal", j.Path()))
+				zap.String("key", keyName(o)), zap.String("journal", j.Path()))
 			return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM journal damaged")
 		}
 		return ck.Errorf(ck.CKR_DEVICE_ERROR, "GCM journal: %v", err)
@@ -101,7 +102,7 @@ func (st *state) gcmRemaining(o *slots.Object) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	n, err := j.Remaining(gcmjournal.Fingerprint(backend.Fingerprint(o.Attrs[ck.CKA_VALUE])))
+	n, err := j.Remaining(gcmjournal.Fingerprint(o.Key().Fingerprint()))
 	if err != nil {
 		n = 0
 	}

@@ -193,7 +193,7 @@ func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, out
 		}
 		defer clear(material)
 	}
-	c, err := st.backend.NewCountedCipher(mech, w.KeyType(), w.Attrs, backend.ForWrap, st.budgetFor(mech, w))
+	c, err := st.backend.KeyCipher(mech, w.Key(), backend.ForWrap, st.budgetFor(mech, w))
 	if err != nil {
 		return nil, 0, st.logged("C_WrapKey", asWrappingKeyErr(err, ck.CKR_WRAPPING_KEY_HANDLE_INVALID, ck.CKR_WRAPPING_KEY_TYPE_INCONSISTENT))
 	}
@@ -201,12 +201,7 @@ func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, out
 	if query, err := outLen(outCap, need); query || err != nil {
 		return nil, uint64(need), err
 	}
-	out, err := c.Update(material)
-	if err == nil {
-		var rest []byte
-		rest, err = c.Final()
-		out = append(out, rest...)
-	}
+	out, err := c.OneShot(nil, material)
 	if err != nil {
 		if errors.Is(err, ck.CKR_DATA_LEN_RANGE) {
 			err = ck.Errorf(ck.CKR_KEY_SIZE_RANGE, "this key does not fit the wrapping mechanism")
@@ -243,16 +238,11 @@ func (m *Module) UnwrapKey(sh uint64, mech ck.Mechanism, unwrapping uint64, wrap
 	if err1 != nil || err2 != nil {
 		return 0, ck.CKR_ATTRIBUTE_VALUE_INVALID
 	}
-	c, err := st.backend.NewCipher(mech, u.KeyType(), u.Attrs, backend.ForUnwrap)
+	c, err := st.backend.KeyCipher(mech, u.Key(), backend.ForUnwrap, nil)
 	if err != nil {
 		return 0, st.logged("C_UnwrapKey", asWrappingKeyErr(err, ck.CKR_UNWRAPPING_KEY_HANDLE_INVALID, ck.CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT))
 	}
-	plain, err := c.Update(wrapped)
-	if err == nil {
-		var rest []byte
-		rest, err = c.Final()
-		plain = append(plain, rest...)
-	}
+	plain, err := c.OneShot(nil, wrapped)
 	if err != nil {
 		return 0, st.logged("C_UnwrapKey", ck.Errorf(ck.CKR_WRAPPED_KEY_INVALID, "%v", err))
 	}

@@ -27,8 +27,9 @@ import (
 
 // Module is the whole PKCS#11 surface in Go types.
 type Module struct {
-	mu sync.RWMutex
-	st *state // nil outside C_Initialize … C_Finalize
+	mu   sync.RWMutex
+	st   *state // nil outside C_Initialize … C_Finalize
+	exit func() // mu.RUnlock, what enter hands back
 
 	// Options for tests: a configuration to use instead of config.Load, and
 	// a logger instead of the one the configuration describes.
@@ -59,10 +60,14 @@ type state struct {
 }
 
 // New returns an uninitialised Module.
-func New() *Module { return &Module{} }
+func New() *Module { return NewWithOptions(Options{}) }
 
 // NewWithOptions returns an uninitialised Module with options.
-func NewWithOptions(o Options) *Module { return &Module{opts: o} }
+func NewWithOptions(o Options) *Module {
+	m := &Module{opts: o}
+	m.exit = m.mu.RUnlock // made once: a method value built per call would be an allocation per call
+	return m
+}
 
 // enter read-locks the module for one call and returns its state.
 func (m *Module) enter() (*state, func(), error) {
@@ -71,7 +76,7 @@ func (m *Module) enter() (*state, func(), error) {
 		m.mu.RUnlock()
 		return nil, nil, ck.CKR_CRYPTOKI_NOT_INITIALIZED
 	}
-	return m.st, m.mu.RUnlock, nil
+	return m.st, m.exit, nil
 }
 
 // CheckInitialized answers whether C_Initialize has run, for the C layer's

@@ -31,8 +31,9 @@ type Op struct {
 	// NeedAuth: the key has CKA_ALWAYS_AUTHENTICATE and the operation
 	// waits for C_Login(CKU_CONTEXT_SPECIFIC); Authed once it came.
 	NeedAuth, Authed bool
-	// Release gives back what the operation holds (its key object).
-	Release func()
+	// Key is what the operation holds (its key object), released when it
+	// ends; nil for a digest.
+	Key interface{ Release() }
 }
 
 // Op returns the active operation of a kind, or nil. Lock held.
@@ -51,8 +52,8 @@ func (s *Session) StartOp(k OpKind, op *Op) error {
 func (s *Session) EndOp(k OpKind) {
 	if op := s.ops[k]; op != nil {
 		s.ops[k] = nil
-		if op.Release != nil {
-			op.Release()
+		if op.Key != nil {
+			op.Key.Release()
 		}
 	}
 }

@@ -40,6 +40,9 @@ type Object struct {
 	retired  atomic.Bool
 	wipeOnce sync.Once
 	checked  atomic.Uint64 // change counter + 1 at which Version was last confirmed against the store; 0: never
+	// key is the key material's parsed forms (backend.Key), made on first
+	// use: one per object version, since a change makes a new Object.
+	key atomic.Pointer[backend.Key]
 }
 
 // acquire takes a reference; the token calls it under its lock, while the
@@ -69,6 +72,16 @@ func (o *Object) ulong(t uint64) uint64 {
 		return Unavailable
 	}
 	return v
+}
+
+// Key is the object as the backend's operations take it, parsed once and
+// shared by every operation on this version of the object.
+func (o *Object) Key() *backend.Key {
+	if k := o.key.Load(); k != nil {
+		return k
+	}
+	o.key.CompareAndSwap(nil, backend.NewKey(o.KeyType(), o.Attrs))
+	return o.key.Load()
 }
 
 // Bool reads a CK_BBOOL attribute; absent is false.
@@ -101,6 +114,9 @@ func (o *Object) Sensitive() bool {
 // wipe zeroes the object's secret values: best effort in Go, the buffers are
 // the ones the object owns (no other Object shares them).
 func (o *Object) wipe() {
+	if k := o.key.Load(); k != nil {
+		k.Wipe()
+	}
 	for t, v := range o.Attrs {
 		if o.IsSecret(t) {
 			clear(v)

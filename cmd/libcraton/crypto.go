@@ -38,13 +38,47 @@ func inOut(fn string, f func(uint64, []byte, int64) ([]byte, uint64, error), hSe
 	if err != nil {
 		return rvOf(fn, err)
 	}
-	data, err := bytesIn(unsafe.Pointer(pIn), ulInLen, maxDataLen)
+	data, err := bytesView(unsafe.Pointer(pIn), ulInLen, maxDataLen)
 	if err != nil {
 		return rvOf(fn, err)
 	}
 	out, need, err := f(uint64(hSession), data, capacity)
 	return rvOf(fn, writeOut(pOut, pulOutLen, out, need, err))
 }
+
+// inOutInto is inOut for C_Encrypt and C_Decrypt, whose core writes into
+// the caller's buffer: bulk data is read and written in place, never
+// copied. Buffers that overlap (in-place encryption) get the input copied
+// first. dst is bounded by what any mechanism can return for the input, so
+// an absurd *pulOutLen makes no absurd slice.
+func inOutInto(fn string, f func(uint64, []byte, int64, []byte) ([]byte, uint64, error), hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR) (rv C.CK_RV) {
+	defer recoverRV(&rv, fn)
+	if err := mod.CheckInitialized(); err != nil {
+		return rvOf(fn, err)
+	}
+	capacity, err := outCap(pOut, pulOutLen)
+	if err != nil {
+		return rvOf(fn, err)
+	}
+	data, err := bytesView(unsafe.Pointer(pIn), ulInLen, maxDataLen)
+	if err != nil {
+		return rvOf(fn, err)
+	}
+	var dst []byte
+	if capacity > 0 {
+		dst = unsafe.Slice((*byte)(unsafe.Pointer(pOut)), min(capacity, int64(len(data))+maxExpansion))
+		if overlap(data, dst) {
+			data = append([]byte(nil), data...)
+		}
+	}
+	out, need, err := f(uint64(hSession), data, capacity, dst)
+	return rvOf(fn, writeOut(pOut, pulOutLen, out, need, err))
+}
+
+// maxExpansion bounds how much longer than its input a C_Encrypt or
+// C_Decrypt output is (a GCM tag, a padding block, an RSA block's growth
+// over a short message).
+const maxExpansion = 1024
 
 // outOnly is the shape of C_EncryptFinal, C_SignFinal, ...: bytes out only.
 func outOnly(fn string, f func(uint64, int64) ([]byte, uint64, error), hSession C.CK_SESSION_HANDLE, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR) (rv C.CK_RV) {
@@ -66,7 +100,7 @@ func inOnly(fn string, f func(uint64, []byte) error, hSession C.CK_SESSION_HANDL
 	if err := mod.CheckInitialized(); err != nil {
 		return rvOf(fn, err)
 	}
-	data, err := bytesIn(unsafe.Pointer(pIn), ulInLen, maxDataLen)
+	data, err := bytesView(unsafe.Pointer(pIn), ulInLen, maxDataLen)
 	if err != nil {
 		return rvOf(fn, err)
 	}
@@ -84,7 +118,7 @@ func goEncryptInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, 
 
 //export goEncrypt
 func goEncrypt(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pEncryptedData C.CK_BYTE_PTR, pulEncryptedDataLen C.CK_ULONG_PTR) C.CK_RV {
-	rv := inOut("C_Encrypt", mod.Encrypt, hSession, pData, ulDataLen, pEncryptedData, pulEncryptedDataLen)
+	rv := inOutInto("C_Encrypt", mod.EncryptInto, hSession, pData, ulDataLen, pEncryptedData, pulEncryptedDataLen)
 	afterEncrypt(hSession, rv, pEncryptedData)
 	return rv
 }
@@ -108,7 +142,7 @@ func goDecryptInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, 
 
 //export goDecrypt
 func goDecrypt(hSession C.CK_SESSION_HANDLE, pEncryptedData C.CK_BYTE_PTR, ulEncryptedDataLen C.CK_ULONG, pData C.CK_BYTE_PTR, pulDataLen C.CK_ULONG_PTR) C.CK_RV {
-	return inOut("C_Decrypt", mod.Decrypt, hSession, pEncryptedData, ulEncryptedDataLen, pData, pulDataLen)
+	return inOutInto("C_Decrypt", mod.DecryptInto, hSession, pEncryptedData, ulEncryptedDataLen, pData, pulDataLen)
 }
 
 //export goDecryptUpdate
@@ -202,11 +236,11 @@ func goVerify(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_
 	if err := mod.CheckInitialized(); err != nil {
 		return rvOf(fn, err)
 	}
-	data, err := bytesIn(unsafe.Pointer(pData), ulDataLen, maxDataLen)
+	data, err := bytesView(unsafe.Pointer(pData), ulDataLen, maxDataLen)
 	if err != nil {
 		return rvOf(fn, err)
 	}
-	sig, err := bytesIn(unsafe.Pointer(pSignature), ulSignatureLen, maxDataLen)
+	sig, err := bytesView(unsafe.Pointer(pSignature), ulSignatureLen, maxDataLen)
 	if err != nil {
 		return rvOf(fn, err)
 	}

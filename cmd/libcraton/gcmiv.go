@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/craton-hsm/craton/pkcs11/ck"
@@ -27,6 +28,11 @@ type ivTarget struct {
 
 var ivTargets sync.Map // session handle → ivTarget
 
+// generatesIVs: the module initialised last is in FIPS mode and draws GCM
+// IVs. Outside it nothing is remembered, which keeps a sync.Map store and a
+// session lookup off every default-mode GCM encryption.
+var generatesIVs atomic.Bool
+
 // gcmIVTarget locates pIv in a CKM_AES_GCM mechanism, if any.
 func gcmIVTarget(p C.CK_MECHANISM_PTR) (ivTarget, bool) {
 	if p == nil || uint64(p.mechanism) != ck.CKM_AES_GCM || p.pParameter == nil ||
@@ -46,6 +52,9 @@ func gcmIVTarget(p C.CK_MECHANISM_PTR) (ivTarget, bool) {
 // rememberIVTarget records, after a successful C_EncryptInit, where a
 // generated IV goes.
 func rememberIVTarget(h C.CK_SESSION_HANDLE, p C.CK_MECHANISM_PTR) {
+	if !generatesIVs.Load() {
+		return
+	}
 	if t, ok := gcmIVTarget(p); ok {
 		ivTargets.Store(uint64(h), t)
 	} else {
@@ -64,7 +73,7 @@ func writeGeneratedIV(h C.CK_SESSION_HANDLE, t ivTarget) {
 
 // afterEncrypt writes back a generated IV when an encryption completed.
 func afterEncrypt(h C.CK_SESSION_HANDLE, rv C.CK_RV, pOut C.CK_BYTE_PTR) {
-	if rv != C.CK_RV(ck.CKR_OK) || pOut == nil {
+	if rv != C.CK_RV(ck.CKR_OK) || pOut == nil || !generatesIVs.Load() {
 		return
 	}
 	if v, ok := ivTargets.LoadAndDelete(uint64(h)); ok {

@@ -16,7 +16,11 @@ func goInitialize(pInitArgs C.CK_VOID_PTR) (rv C.CK_RV) {
 	const fn = "C_Initialize"
 	defer recoverRV(&rv, fn)
 	syncEnviron()
-	return rvOf(fn, mod.Initialize(initArgs((*C.CK_C_INITIALIZE_ARGS)(pInitArgs))))
+	err := mod.Initialize(initArgs((*C.CK_C_INITIALIZE_ARGS)(pInitArgs)))
+	if err == nil {
+		generatesIVs.Store(mod.GeneratesIVs())
+	}
+	return rvOf(fn, err)
 }
 
 // initArgs reads CK_C_INITIALIZE_ARGS; the core judges the combination.

@@ -74,13 +74,42 @@ func bytesIn(p unsafe.Pointer, n C.CK_ULONG, max uint64) ([]byte, error) {
 	return b, nil
 }
 
-// copyOut copies v into the caller's buffer of capacity n at p.
+// bytesView is the caller's input buffer in place, without a copy: valid for
+// the call only, so the core must not keep it (the operations copy what they
+// buffer). The limits are bytesIn's.
+func bytesView(p unsafe.Pointer, n C.CK_ULONG, max uint64) ([]byte, error) {
+	if p == nil {
+		if n != 0 {
+			return nil, ck.CKR_ARGUMENTS_BAD
+		}
+		return nil, nil
+	}
+	if uint64(n) > max {
+		return nil, ck.CKR_ARGUMENTS_BAD
+	}
+	return unsafe.Slice((*byte)(p), n), nil
+}
+
+// overlap reports whether two buffers share memory.
+func overlap(a, b []byte) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	pa, pb := uintptr(unsafe.Pointer(unsafe.SliceData(a))), uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return pa < pb+uintptr(len(b)) && pb < pa+uintptr(len(a))
+}
+
+// copyOut copies v into the caller's buffer of capacity n at p (nothing to
+// do when the core already wrote it there).
 func copyOut(p unsafe.Pointer, n C.CK_ULONG, v []byte) error {
 	if len(v) == 0 {
 		return nil
 	}
 	if p == nil || uint64(len(v)) > uint64(n) {
 		return errContract("%d bytes for a %d-byte buffer", len(v), uint64(n))
+	}
+	if unsafe.Pointer(unsafe.SliceData(v)) == p {
+		return nil
 	}
 	copy(unsafe.Slice((*byte)(p), len(v)), v)
 	return nil

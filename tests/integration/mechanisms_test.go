@@ -55,9 +55,9 @@ var (
 )
 
 type suiteKeys struct {
-	aes, hmac, hkdf               pkcs11.ObjectHandle
+	aes, hmac, hkdf                pkcs11.ObjectHandle
 	rsaPub, rsaPriv, ecPub, ecPriv pkcs11.ObjectHandle
-	edPub, edPriv                 pkcs11.ObjectHandle
+	edPub, edPriv                  pkcs11.ObjectHandle
 }
 
 var (

@@ -1,0 +1,189 @@
+package backend
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"fmt"
+	"math/big"
+	"slices"
+	"sync"
+	"testing"
+
+	. "github.com/craton-hsm/craton/pkcs11/ck"
+)
+
+// TestKeySharedAcrossOperations: one Key, as a token object holds it, serves
+// many operations at once. Pooled HMAC states never leak one operation's
+// data into another (interleaved and concurrent MACs equal crypto/hmac's),
+// and the cached RSA, EC, Ed25519 and AES forms give results that verify.
+func TestKeySharedAcrossOperations(t *testing.T) {
+	b := NewDefault(Options{})
+	keys := katKeysForRegistry(t)
+	secret := NewKey(CKK_GENERIC_SECRET, keys.secret)
+	ref := func(mech uint64, msg string) []byte {
+		var m = hmac.New(sha256.New, keys.secret[CKA_VALUE])
+		if mech == CKM_SHA384_HMAC {
+			m = hmac.New(sha512.New384, keys.secret[CKA_VALUE])
+		}
+		m.Write([]byte(msg))
+		return m.Sum(nil)
+	}
+
+	// Interleaved: two MACs open at once on one key, then a third after
+	// both states went back to the pool.
+	s1, err := b.KeySigner(Mechanism{Type: CKM_SHA256_HMAC}, secret)
+	must(t, err)
+	s2, err := b.KeySigner(Mechanism{Type: CKM_SHA256_HMAC}, secret)
+	must(t, err)
+	must(t, s1.Update([]byte("first ")))
+	must(t, s2.Update([]byte("second ")))
+	must(t, s1.Update([]byte("message")))
+	must(t, s2.Update([]byte("message")))
+	m1, err := s1.Sign()
+	must(t, err)
+	m2, err := s2.Sign()
+	must(t, err)
+	if !bytes.Equal(m1, ref(CKM_SHA256_HMAC, "first message")) || !bytes.Equal(m2, ref(CKM_SHA256_HMAC, "second message")) {
+		t.Fatalf("interleaved HMACs on one key are wrong")
+	}
+	for _, mech := range []uint64{CKM_SHA256_HMAC, CKM_SHA384_HMAC, CKM_SHA256_HMAC} {
+		s, err := b.KeySigner(Mechanism{Type: mech}, secret)
+		must(t, err)
+		must(t, s.Update([]byte("again")))
+		m, err := s.Sign()
+		must(t, err)
+		if !bytes.Equal(m, ref(mech, "again")) {
+			t.Fatalf("%s from a pooled state is wrong", MechName(mech))
+		}
+	}
+
+	// Concurrent: every kind of cached form, 8 goroutines.
+	rsaPriv, rsaPub := NewKey(CKK_RSA, keys.rsa.Private), NewKey(CKK_RSA, keys.rsa.Public)
+	ecPriv, ecPub := NewKey(CKK_EC, keys.ec.Private), NewKey(CKK_EC, keys.ec.Public)
+	edPriv, edPub := NewKey(CKK_EC_EDWARDS, keys.ed.Private), NewKey(CKK_EC_EDWARDS, keys.ed.Public)
+	aesKey := NewKey(CKK_AES, keys.aes)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				msg := fmt.Sprintf("goroutine %d message %d", g, i)
+				if m, err := b.KeySigner(Mechanism{Type: CKM_SHA256_HMAC}, secret); err != nil {
+					errs <- err
+				} else if m.Update([]byte(msg)); true {
+					if got, _ := m.Sign(); !bytes.Equal(got, ref(CKM_SHA256_HMAC, msg)) {
+						errs <- fmt.Errorf("concurrent HMAC wrong for %q", msg)
+					}
+				}
+				for _, pair := range []struct {
+					mech      uint64
+					priv, pub *Key
+				}{{CKM_SHA256_RSA_PKCS, rsaPriv, rsaPub}, {CKM_ECDSA_SHA256, ecPriv, ecPub}, {CKM_EDDSA, edPriv, edPub}} {
+					if i%5 != 0 && pair.mech == CKM_SHA256_RSA_PKCS {
+						continue // RSA is slow; a few rounds are enough
+					}
+					s, err := b.KeySigner(Mechanism{Type: pair.mech}, pair.priv)
+					if err != nil {
+						errs <- err
+						continue
+					}
+					s.Update([]byte(msg))
+					sig, err := s.Sign()
+					if err != nil {
+						errs <- err
+						continue
+					}
+					v, _ := b.KeyVerifier(Mechanism{Type: pair.mech}, pair.pub)
+					v.Update([]byte(msg))
+					if err := v.Verify(sig); err != nil {
+						errs <- fmt.Errorf("%s: %v", MechName(pair.mech), err)
+					}
+				}
+				iv := bytes.Repeat([]byte{byte(g), byte(i)}, 6)
+				enc, err := b.KeyCipher(katGCM(iv, nil, 128), aesKey, ForEncrypt, nil)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				ct, _ := enc.OneShot(nil, []byte(msg))
+				dec, _ := b.KeyCipher(katGCM(iv, nil, 128), aesKey, ForDecrypt, nil)
+				if pt, err := dec.OneShot(nil, ct); err != nil || string(pt) != msg {
+					errs <- fmt.Errorf("GCM round trip: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestKeyCachesFailure: a key that does not parse fails the same way every
+// time (the error is cached with the form), with the spec's code.
+func TestKeyCachesFailure(t *testing.T) {
+	b := NewDefault(Options{})
+	bad := NewKey(CKK_EC, Attrs{CKA_EC_PARAMS: katP256, CKA_VALUE: bytes.Repeat([]byte{0xff}, 32)})
+	for range 2 {
+		_, err := b.KeySigner(Mechanism{Type: CKM_ECDSA}, bad)
+		katWantRV(t, "ECDSA with a scalar above the order", err, CKR_KEY_TYPE_INCONSISTENT)
+	}
+	short := NewKey(CKK_AES, Attrs{CKA_VALUE: make([]byte, 7)})
+	for range 2 {
+		_, err := b.KeyCipher(katGCM(make([]byte, 12), nil, 128), short, ForEncrypt, nil)
+		katWantRV(t, "AES key of 7 bytes", err, CKR_KEY_TYPE_INCONSISTENT)
+	}
+}
+
+// TestKeyWipe: Wipe zeroes the parsed private forms Go lets it reach and
+// empties the HMAC pool.
+func TestKeyWipe(t *testing.T) {
+	b := NewDefault(Options{})
+	keys := katKeysForRegistry(t)
+	rsaKey, edKey := NewKey(CKK_RSA, keys.rsa.Private), NewKey(CKK_EC_EDWARDS, keys.ed.Private)
+	secret := NewKey(CKK_GENERIC_SECRET, keys.secret)
+	for _, k := range []*Key{rsaKey, edKey} {
+		mech := uint64(CKM_SHA256_RSA_PKCS)
+		if k == edKey {
+			mech = CKM_EDDSA
+		}
+		s, err := b.KeySigner(Mechanism{Type: mech}, k)
+		must(t, err)
+		s.Update([]byte("x"))
+		_, err = s.Sign()
+		must(t, err)
+	}
+	s, err := b.KeySigner(Mechanism{Type: CKM_SHA256_HMAC}, secret)
+	must(t, err)
+	s.Sign()
+	priv, _ := rsaKey.RSAPrivate()
+	words := [][]big.Word{priv.D.Bits(), priv.Primes[0].Bits(), priv.Primes[1].Bits(), priv.Precomputed.Dp.Bits()}
+	ed, _ := edKey.edPrivate()
+	for _, k := range []*Key{rsaKey, edKey, secret} {
+		k.Wipe()
+	}
+	for i, w := range words {
+		if len(w) == 0 || !slices.Equal(w, make([]big.Word, len(w))) {
+			t.Errorf("RSA private value %d (D, P, Q, Dp) not wiped", i)
+		}
+	}
+	if priv.D.Sign() != 0 {
+		t.Error("RSA D still reads as non-zero")
+	}
+	if !bytes.Equal(ed, make([]byte, len(ed))) {
+		t.Error("Ed25519 private key not wiped")
+	}
+	if secret.hmacs[1].Get() != nil {
+		t.Error("a keyed HMAC state survived Wipe")
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
