@@ -42,10 +42,11 @@ func within(t *testing.T, d time.Duration, what string, f func()) {
 	}
 }
 
-// fileCeiling returns fp's ceiling as the journal file records it.
+// fileCeiling returns fp's ceiling as the files record it (the journal and
+// its raise file).
 func fileCeiling(t testing.TB, path string, fp Fingerprint) uint64 {
 	t.Helper()
-	r, _ := recordOf(readFile(t, path), fp)
+	r, _ := effective(t, path, fp)
 	return r.Ceiling
 }
 
@@ -279,7 +280,7 @@ func TestExhaustedElsewhereKeepsBlock(t *testing.T) {
 	if nb != 1076 {
 		t.Fatalf("b got %d, want 1076", nb)
 	}
-	if r, _ := recordOf(readFile(t, path), fpA); r.State != Exhausted {
+	if r, _ := effective(t, path, fpA); r.State != Exhausted {
 		t.Fatalf("file records %+v, want exhausted", r)
 	}
 	na := 1

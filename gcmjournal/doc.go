@@ -71,7 +71,7 @@
 // fast path: a mutex and an increment, no I/O, no waiting). New blocks come
 // from a write, which serves every key queued for it, under the flock:
 //
-//  1. read and assess the file; merge it into memory (ceilings only rise,
+//  1. read and assess the file and the raise file; merge them into memory (ceilings only rise,
 //     states only worsen), so every other process's reservations are seen;
 //  2. skip a key that is exhausted or poisoned;
 //  3. if a key's ceiling c has reached Max, give it nothing; if the process
@@ -81,8 +81,9 @@
 //     process holds no unused count of the key, ReserveStep/2 if it holds
 //     at most ReserveStep-ReserveStep/2 (it is fetching ahead); a key that
 //     holds more gets nothing;
-//  5. rewrite the file, and only once that is durable add each block
-//     [c, new ceiling) to what the process owns.
+//  5. rewrite the file, or write the raise file (see "Raise file"), and
+//     only once that is durable add each block [c, new ceiling) to what the
+//     process owns.
 //
 // A write happens in one of two places:
 //
@@ -117,7 +118,43 @@
 //
 // Every rewrite is atomic: write path+".tmp", fsync it, rename it over the
 // journal, fsync the directory. A reader therefore always sees a whole file,
-// old or new, and needs no lock.
+// old or new.
+//
+// # Raise file
+//
+// Most writes only raise the ceilings of keys the journal already records
+// as live. Those go to the raise file, path+".raise", instead of a rewrite:
+// two fixed slots of 16 KiB, written in place alternately, each
+//
+//	"CRGCMR01" | seq (uint64 LE) | n (uint32 LE) | 0 (uint32)
+//	n × (fingerprint [32] | ceiling (uint64 LE))
+//	Sealer.Sum(path+".raise", everything above) | zero padding
+//
+// A write puts the keys whose ceiling is above the journal's (all of them:
+// the slot replaces the raise content, it does not add to it) into the slot
+// that does not hold the newest valid content, with the next sequence
+// number, and fdatasyncs: one device flush of a file whose size never
+// changes, about a fifth of a rewrite's cost (0.13 ms against 0.68 ms where
+// it was measured). Readers take the valid slot with the highest sequence
+// number and merge its ceilings over the journal's (only rising). A crash
+// mid-write cuts only the slot being written, whose content was not yet
+// used; the other slot holds the content before it. A write that records a
+// new key, a new state (exhausted, poisoned), a journal that is not sealed,
+// or more keys than a slot holds (raiseMaxRecs) rewrites the journal instead,
+// with every ceiling folded in; the raise content then lies at or below the
+// journal's and is dropped by the next raise. The first raise creates the
+// file atomically (as a rewrite does), with its other slot empty, so from
+// then on at least one slot always opens.
+//
+// A raise file of the wrong size, or with no slot that opens, fails closed:
+// it may have held any key's ceiling, so every key the journal lists, this
+// process knows, or the raise file names is poisoned, with an error line;
+// the next write records them so in the journal and starts the raise file
+// afresh. A deleted raise file loses what it raised, as a deleted journal
+// loses everything: both are the operator's to keep.
+//
+// Because the raise file is written in place, readers (Open, [Inspect])
+// take the flock too.
 //
 // # Invariants
 //
@@ -138,9 +175,11 @@
 // # Why kill -9 cannot make a key count low
 //
 // A count is handed out only from a block whose end is already durable in
-// the file (step 5 finishes, directory fsync included, before the block is
-// used), and a ceiling in the file never decreases (rewrites merge with the
-// maximum of what is on disk and in memory). At any instant, then, the
+// the files (step 5 finishes, the directory fsync or the raise file's
+// fdatasync included, before the block is used), and a key's ceiling in the
+// files (the journal's, or the newest raise slot's when higher) never
+// decreases: rewrites merge with the maximum of what is on disk and in
+// memory, and a raise slot carries every ceiling above the journal's. At any instant, then, the
 // durable ceiling of a key is at least the number of encryptions made under
 // it, and a process killed at any point (mid-write, the temporary file is
 // ignored; after the rename, the new ceiling covers nothing yet handed out)

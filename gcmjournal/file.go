@@ -129,3 +129,14 @@ func (j *Journal) flock() error {
 func (j *Journal) funlock() {
 	syscall.Flock(int(j.lock.Fd()), syscall.LOCK_UN)
 }
+
+// fdatasync flushes f's data (and the metadata needed to read it back): the
+// raise file never changes size, so this is one device flush.
+func fdatasync(f *os.File) error {
+	for {
+		err := syscall.Fdatasync(int(f.Fd()))
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}

@@ -117,6 +117,18 @@ func readFile(t testing.TB, path string) *File {
 	return f
 }
 
+// effective is fp's record as a process opening the journal sees it: the
+// journal and its raise file together.
+func effective(t testing.TB, path string, fp Fingerprint) (Record, bool) {
+	t.Helper()
+	recs, err := Inspect(path, testSealer{})
+	if err != nil {
+		t.Fatalf("Inspect(%s): %v", path, err)
+	}
+	r, ok := recs[fp]
+	return r, ok
+}
+
 // recordOf returns fp's record in f.
 func recordOf(f *File, fp Fingerprint) (Record, bool) {
 	for _, r := range f.Records {

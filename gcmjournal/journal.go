@@ -88,21 +88,24 @@ type Journal struct {
 	sealer   Sealer
 	log      func(level, msg string, kv ...any)
 	testHook func(point string) error // tests only: called at the start of every write, without j.mu
+	raiseOff bool                     // tests only: every write rewrites the journal
 
-	mu        sync.Mutex // guards everything below; never held while waiting for the flock or doing I/O
-	cond      sync.Cond  // on mu: broadcast when a write ends and when the journal closes
-	keys      map[Fingerprint]*entry
-	wanted    []Fingerprint // keys whose want is set, for the next write
-	writing   bool          // the write token: a write (flock, read, rewrite) is in flight
-	gen       uint64        // writes finished so far
-	bgRunning bool          // the background writer goroutine is running
-	bg        sync.WaitGroup
-	lock      *os.File // the lock file, path+".lock"; flock'd around every read-modify-write
-	closed    bool
-	pinned    bool   // installed: Close does not close
-	lastBad   []byte // the last damaged file content logged, to log it once
-	badLogged bool
-	failing   bool // the last write failed on I/O or a corrupt file (logged)
+	mu             sync.Mutex // guards everything below; never held while waiting for the flock or doing I/O
+	cond           sync.Cond  // on mu: broadcast when a write ends and when the journal closes
+	keys           map[Fingerprint]*entry
+	wanted         []Fingerprint // keys whose want is set, for the next write
+	writing        bool          // the write token: a write (flock, read, rewrite) is in flight
+	gen            uint64        // writes finished so far
+	bgRunning      bool          // the background writer goroutine is running
+	bg             sync.WaitGroup
+	lock           *os.File // the lock file, path+".lock"; flock'd around every read-modify-write
+	closed         bool
+	pinned         bool   // installed: Close does not close
+	lastBad        []byte // the last damaged file content logged, to log it once
+	badLogged      bool
+	raiseBadLogged bool   // the damaged raise file was logged
+	raiseBuf       []byte // readRaise's buffer; used under the flock, by the one write in flight
+	failing        bool   // the last write failed on I/O or a corrupt file (logged)
 }
 
 // span is a block of counts [next, end) this process owns and has not yet
@@ -215,14 +218,25 @@ func Open(o Options) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrIO, err)
 	}
-	// No flock needed to read: every write is an atomic rename.
-	data, err := readJournal(path)
+	// The journal is replaced by atomic renames, but the raise file is
+	// written in place: read both under the flock.
+	err = j.flock()
+	var data []byte
 	var a *assessment
-	if err == nil && data != nil {
-		a, err = assess(path, data, j.sealer)
+	var rs raiseState
+	if err == nil {
+		data, err = readJournal(path)
+		if err == nil && data != nil {
+			a, err = assess(path, data, j.sealer)
+		}
+		if err == nil {
+			rs, err = j.readRaise()
+		}
+		j.funlock()
 	}
 	if err == nil {
 		j.merge(data, a)
+		j.mergeRaise(rs, a)
 	}
 	if err != nil {
 		j.lock.Close()

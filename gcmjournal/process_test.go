@@ -129,7 +129,7 @@ func TestTwoProcesses(t *testing.T) {
 			if total != 5000 {
 				t.Fatalf("%d successes in total, want exactly 5000", total)
 			}
-			if r, _ := recordOf(readFile(t, path), fpA); r.Ceiling != 5000 || r.State != Exhausted {
+			if r, _ := effective(t, path, fpA); r.Ceiling != 5000 || r.State != Exhausted {
 				t.Fatalf("file records %+v, want exhausted at 5000", r)
 			}
 		})

@@ -141,6 +141,7 @@ func (j *Journal) write(who string) {
 	}
 	var data []byte
 	var a *assessment
+	var rs raiseState
 	locked := false
 	if err == nil && j.path != "" {
 		if err = j.flock(); err == nil {
@@ -148,6 +149,9 @@ func (j *Journal) write(who string) {
 			data, err = readJournal(j.path)
 			if err == nil && data != nil {
 				a, err = assess(j.path, data, j.sealer) // pure: without j.mu
+			}
+			if err == nil {
+				rs, err = j.readRaise()
 			}
 			if err != nil {
 				err = fmt.Errorf("gcm journal %s: %w", j.path, err)
@@ -160,8 +164,10 @@ func (j *Journal) write(who string) {
 	var grants []grant
 	var exhausted []Fingerprint
 	var recs []Record
+	var raise []raiseRec
 	if err == nil {
 		j.merge(data, a)
+		j.mergeRaise(rs, a)
 		needy = nil
 		for _, fp := range fps {
 			e := j.keys[fp]
@@ -183,16 +189,29 @@ func (j *Journal) write(who string) {
 				needy = append(needy, fp)
 			}
 		}
-		if j.path != "" && (len(grants) > 0 || len(exhausted) > 0) {
-			recs = j.records(grants)
+		if j.path != "" && (len(grants) > 0 || len(exhausted) > 0 || rs.damaged) {
+			var ok bool
+			if raise, ok = j.raiseOnly(a, rs, grants); !ok || len(exhausted) > 0 {
+				raise, recs = nil, j.records(grants)
+			}
 		}
 	}
 	j.mu.Unlock()
 
-	if recs != nil {
-		if err = j.store(recs); err != nil {
-			err = fmt.Errorf("gcm journal %s: %w", j.path, err)
+	var werr error
+	switch {
+	case raise != nil:
+		werr = j.storeRaise(rs, raise)
+	case recs != nil:
+		werr = j.store(recs)
+		if werr == nil && rs.damaged {
+			// Every key it may have raised is poisoned in the journal now:
+			// start the raise file afresh.
+			werr = j.storeRaise(raiseState{}, nil)
 		}
+	}
+	if werr != nil {
+		err = fmt.Errorf("gcm journal %s: %w", j.path, werr)
 	}
 	if locked {
 		j.funlock()

@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/craton-hsm/craton/backend"
+	"github.com/craton-hsm/craton/gcmjournal"
 	"github.com/miekg/pkcs11"
 )
 
@@ -65,25 +66,20 @@ func gcmToken(t *testing.T, max int) (*tokenEnv, string) {
 	return e, useJournal(t, e, max)
 }
 
-// journalCeiling reads the key's ceiling from the journal file.
+// journalCeiling reads the key's ceiling and state as a restarted process
+// would: from the journal and its raise file (gcmjournal.Inspect, the trust
+// policy included).
 func journalCeiling(t *testing.T, path string) (uint64, string) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	recs, err := gcmjournal.Inspect(path, backend.JournalSealer{})
 	if err != nil {
 		t.Fatalf("reading the journal: %v", err)
 	}
-	fp := sha256.Sum256(gcmKeyValue)
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == hex.EncodeToString(fp[:]) {
-			n, err := strconv.ParseUint(f[1], 10, 64)
-			if err != nil {
-				t.Fatalf("journal line %q", line)
-			}
-			return n, f[2]
-		}
+	r, ok := recs[gcmjournal.Fingerprint(sha256.Sum256(gcmKeyValue))]
+	if !ok {
+		return 0, ""
 	}
-	return 0, ""
+	return r.Ceiling, r.State.String()
 }
 
 // helperGCMLoop encrypts with the key until refused, writing "<n>" after
