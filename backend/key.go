@@ -101,7 +101,7 @@ func (k *Key) aes() (cipher.Block, error) {
 func (k *Key) standardGCM(random bool) (cipher.AEAD, error) {
 	l, build := &k.gcm, cipher.NewGCM
 	if random {
-		l, build = &k.gcmRand, cipher.NewGCMWithRandomNonce
+		l, build = &k.gcmRand, randomNonceGCM
 	}
 	return l.get(func() (cipher.AEAD, error) {
 		blk, err := k.aes()

@@ -127,7 +127,38 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cipher.NewGCMWithRandomNonce(b)
+	return randomNonceGCM(b)
+}
+
+// randomNonceGCM is cipher.NewGCMWithRandomNonce: AES-GCM whose 96-bit
+// nonce the module draws and puts in front of the ciphertext. A build with
+// GOEXPERIMENT=boringcrypto has an AES block that is not the Go module's,
+// which NewGCMWithRandomNonce refuses; it gets the same format by hand.
+func randomNonceGCM(b cipher.Block) (cipher.AEAD, error) {
+	if g, err := cipher.NewGCMWithRandomNonce(b); err == nil {
+		return g, nil
+	}
+	g, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, err
+	}
+	return prefixedNonceGCM{g}, nil
+}
+
+type prefixedNonceGCM struct{ gcm cipher.AEAD }
+
+func (g prefixedNonceGCM) NonceSize() int { return 0 }
+func (g prefixedNonceGCM) Overhead() int  { return g.gcm.NonceSize() + g.gcm.Overhead() }
+func (g prefixedNonceGCM) Seal(dst, _, plaintext, aad []byte) []byte {
+	nonce := Random(g.gcm.NonceSize())
+	return g.gcm.Seal(append(dst, nonce...), nonce, plaintext, aad)
+}
+func (g prefixedNonceGCM) Open(dst, _, sealed, aad []byte) ([]byte, error) {
+	n := g.gcm.NonceSize()
+	if len(sealed) < n {
+		return nil, ErrOpen
+	}
+	return g.gcm.Open(dst, sealed[:n], sealed[n:], aad)
 }
 
 // Fingerprint names a key for the GCM budget: SHA-256 of its value, so the

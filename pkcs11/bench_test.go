@@ -55,3 +55,72 @@ func BenchmarkGCM64(b *testing.B) {
 		})
 	}
 }
+
+// benchToken is a module with an initialised token, a user session logged
+// in, and the in-memory journal (these benchmarks measure the token's own
+// cost per operation; BenchmarkGCM64 compares the journals).
+func benchToken(b *testing.B) (*Module, uint64) {
+	cfg := testConfig(b, b.TempDir())
+	cfg.Log.Level = "error"
+	j, err := gcmjournal.Open(gcmjournal.Options{Max: 1 << 32})
+	must(b, err)
+	m := NewWithOptions(Options{Config: cfg, Journal: j})
+	must(b, m.Initialize(ck.InitArgs{}))
+	b.Cleanup(func() { m.Finalize() })
+	must(b, m.InitToken(0, []byte(soPIN), padLabel("bench")))
+	sh := open(b, m, true)
+	must(b, m.Login(sh, ck.CKU_SO, []byte(soPIN)))
+	must(b, m.InitPIN(sh, []byte(userPIN)))
+	must(b, m.Logout(sh))
+	must(b, m.Login(sh, ck.CKU_USER, []byte(userPIN)))
+	return m, sh
+}
+
+// BenchmarkSign measures C_SignInit + C_Sign through the Go face of the
+// token, on token keys: the fixed cost around each signature (key lookup,
+// operation set-up) beside the primitive's own. Run with `make bench`.
+func BenchmarkSign(b *testing.B) {
+	ecParams := []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
+	for _, tc := range []struct {
+		name string
+		mech uint64
+		msg  int
+		key  func(m *Module, sh uint64) uint64
+	}{
+		{"hmac-sha256-1k", ck.CKM_SHA256_HMAC, 1024, func(m *Module, sh uint64) uint64 {
+			k, err := m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_GENERIC_SECRET_KEY_GEN},
+				ck.Template{attr(ck.CKA_VALUE_LEN, 32), attr(ck.CKA_TOKEN, true), attr(ck.CKA_SIGN, true)})
+			must(b, err)
+			return k
+		}},
+		{"ecdsa-p256", ck.CKM_ECDSA, 32, func(m *Module, sh uint64) uint64 {
+			_, k, err := m.GenerateKeyPair(sh, ck.Mechanism{Type: ck.CKM_EC_KEY_PAIR_GEN},
+				ck.Template{attr(ck.CKA_EC_PARAMS, ecParams), attr(ck.CKA_TOKEN, true)},
+				ck.Template{attr(ck.CKA_TOKEN, true), attr(ck.CKA_SIGN, true)})
+			must(b, err)
+			return k
+		}},
+		{"rsa2048-pkcs1-sha256", ck.CKM_SHA256_RSA_PKCS, 64, func(m *Module, sh uint64) uint64 {
+			_, k, err := m.GenerateKeyPair(sh, ck.Mechanism{Type: ck.CKM_RSA_PKCS_KEY_PAIR_GEN},
+				ck.Template{attr(ck.CKA_MODULUS_BITS, 2048), attr(ck.CKA_TOKEN, true)},
+				ck.Template{attr(ck.CKA_TOKEN, true), attr(ck.CKA_SIGN, true)})
+			must(b, err)
+			return k
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m, sh := benchToken(b)
+			key := tc.key(m, sh)
+			msg := make([]byte, tc.msg)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := m.SignInit(sh, ck.Mechanism{Type: tc.mech}, key); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := m.Sign(sh, msg, 1024); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

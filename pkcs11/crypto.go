@@ -61,16 +61,8 @@ func keyFor(t *slots.Token, h uint64, use keyUse, mech uint64) (*slots.Object, e
 	case !o.Bool(use.attr):
 		return fail(ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "%s is false", ck.AttrName(use.attr)))
 	}
-	if allowed := o.Attrs[ck.CKA_ALLOWED_MECHANISMS]; len(allowed) > 0 {
-		ok := false
-		for i := 0; i+8 <= len(allowed); i += 8 {
-			if v, _ := ck.DecodeULong(allowed[i : i+8]); v == mech {
-				ok = true
-			}
-		}
-		if !ok {
-			return fail(ck.Errorf(ck.CKR_MECHANISM_INVALID, "%s not in the key's CKA_ALLOWED_MECHANISMS", ck.MechName(mech)))
-		}
+	if !o.MechanismAllowed(mech) {
+		return fail(ck.Errorf(ck.CKR_MECHANISM_INVALID, "%s not in the key's CKA_ALLOWED_MECHANISMS", ck.MechName(mech)))
 	}
 	return o, nil
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/craton-hsm/craton/backend"
 	"github.com/craton-hsm/craton/config"
@@ -26,10 +27,18 @@ import (
 )
 
 // Module is the whole PKCS#11 surface in Go types.
+//
+// Every call read-locks the module (so that C_Finalize, which write-locks
+// it, waits for the calls in flight); C_Initialize and C_Finalize write-lock
+// it. The lock is split in shards, one per session handle modulo
+// moduleShards, each on its own cache line: threads working on their own
+// sessions then never write a shared line just to enter (a single RWMutex,
+// even read-locked, made every core write its counter). Write-locking takes
+// every shard, in order.
 type Module struct {
-	mu   sync.RWMutex
-	st   *state // nil outside C_Initialize … C_Finalize
-	exit func() // mu.RUnlock, what enter hands back
+	shards [moduleShards]moduleShard
+	st     *state      // nil outside C_Initialize … C_Finalize; written with every shard locked
+	ready  atomic.Bool // st != nil, for CheckInitialized without a lock
 
 	// Options for tests: a configuration to use instead of config.Load, and
 	// a logger instead of the one the configuration describes.
@@ -62,31 +71,59 @@ type state struct {
 // New returns an uninitialised Module.
 func New() *Module { return NewWithOptions(Options{}) }
 
+const moduleShards = 16
+
+type moduleShard struct {
+	mu   sync.RWMutex
+	exit func() // mu.RUnlock, what enter hands back: made once, since a method value built per call is an allocation per call
+	_    [64 - 24 - 8]byte
+}
+
 // NewWithOptions returns an uninitialised Module with options.
 func NewWithOptions(o Options) *Module {
 	m := &Module{opts: o}
-	m.exit = m.mu.RUnlock // made once: a method value built per call would be an allocation per call
+	for i := range m.shards {
+		m.shards[i].exit = m.shards[i].mu.RUnlock
+	}
 	return m
 }
 
-// enter read-locks the module for one call and returns its state.
-func (m *Module) enter() (*state, func(), error) {
-	m.mu.RLock()
+// enter read-locks the module for one call that names no session and
+// returns its state.
+func (m *Module) enter() (*state, func(), error) { return m.enterShard(0) }
+
+// enterShard read-locks the module through the shard of key k (a session
+// handle) and returns its state.
+func (m *Module) enterShard(k uint64) (*state, func(), error) {
+	sh := &m.shards[k%moduleShards]
+	sh.mu.RLock()
 	if m.st == nil {
-		m.mu.RUnlock()
+		sh.mu.RUnlock()
 		return nil, nil, ck.CKR_CRYPTOKI_NOT_INITIALIZED
 	}
-	return m.st, m.exit, nil
+	return m.st, sh.exit, nil
+}
+
+// lockAll write-locks the module (every shard, in order).
+func (m *Module) lockAll() {
+	for i := range m.shards {
+		m.shards[i].mu.Lock()
+	}
+}
+
+func (m *Module) unlockAll() {
+	for i := range m.shards {
+		m.shards[i].mu.Unlock()
+	}
 }
 
 // CheckInitialized answers whether C_Initialize has run, for the C layer's
-// first check.
+// first check, without a lock: the call itself checks again as it enters.
 func (m *Module) CheckInitialized() error {
-	_, done, err := m.enter()
-	if err == nil {
-		done()
+	if !m.ready.Load() {
+		return ck.CKR_CRYPTOKI_NOT_INITIALIZED
 	}
-	return err
+	return nil
 }
 
 // fallbackLog is where panics and configuration errors go when no
@@ -128,8 +165,8 @@ func (m *Module) LogUnmapped(fn string, err error) {
 
 // Initialize is C_Initialize.
 func (m *Module) Initialize(args ck.InitArgs) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.lockAll()
+	defer m.unlockAll()
 	if m.st != nil {
 		return ck.CKR_CRYPTOKI_ALREADY_INITIALIZED
 	}
@@ -183,6 +220,7 @@ func (m *Module) Initialize(args ck.InitArgs) error {
 		log.Error("C_Initialize: cannot open the GCM journal; AES-GCM encryption is refused until it can be", zap.String("journal", cfg.JournalPath()), zap.Error(err))
 	}
 	m.st = st
+	m.ready.Store(true)
 	log.Info("initialised", zap.String("config", cfg.Source), zap.String("store", cfg.Store.Path), zap.Int("slots", len(st.slotIDs)), zap.Bool("fips_mode", be.FIPS()))
 	return nil
 }
@@ -244,8 +282,8 @@ func newLogger(cfg *config.Config, given *zap.Logger) (*zap.Logger, func(), erro
 // Finalize is C_Finalize: every session closes, every token forgets its keys
 // and closes its store, and the next C_Initialize starts clean.
 func (m *Module) Finalize() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.lockAll()
+	defer m.unlockAll()
 	st := m.st
 	if st == nil {
 		return ck.CKR_CRYPTOKI_NOT_INITIALIZED
@@ -257,6 +295,7 @@ func (m *Module) Finalize() error {
 	st.log.Info("finalised")
 	st.closeLog()
 	m.st = nil
+	m.ready.Store(false)
 	return nil
 }
 
@@ -281,7 +320,7 @@ func (st *state) session(sh uint64) (*session.Session, *slots.Token, error) {
 // inSession is the start of every call on a session: the module entered,
 // session sh and its token found. The caller defers done.
 func (m *Module) inSession(sh uint64) (st *state, s *session.Session, t *slots.Token, done func(), err error) {
-	if st, done, err = m.enter(); err != nil {
+	if st, done, err = m.enterShard(sh); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	if s, t, err = st.session(sh); err != nil {

@@ -98,11 +98,15 @@ func (s *Session) Cancel(flags uint64) {
 	}
 }
 
-// Table is the process's session table.
+// Table is the process's session table. Changes take mu; Get, which every
+// call on a session makes, reads byHandle without a lock, so threads on
+// their own sessions share no lock here (a read-locked RWMutex still makes
+// every core write one cache line).
 type Table struct {
-	mu   sync.RWMutex
-	next uint64
-	m    map[uint64]*Session
+	mu       sync.RWMutex
+	next     uint64
+	m        map[uint64]*Session
+	byHandle sync.Map // handle → *Session, the same sessions as m, kept under mu
 }
 
 func NewTable() *Table { return &Table{m: map[uint64]*Session{}} }
@@ -114,18 +118,17 @@ func (t *Table) Open(slot uint64, rw bool) *Session {
 	t.next++
 	s := &Session{Handle: t.next, SlotID: slot, RW: rw}
 	t.m[s.Handle] = s
+	t.byHandle.Store(s.Handle, s)
 	return s
 }
 
 // Get finds an open session.
 func (t *Table) Get(h uint64) (*Session, error) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	s, ok := t.m[h]
+	s, ok := t.byHandle.Load(h)
 	if !ok {
 		return nil, CKR_SESSION_HANDLE_INVALID
 	}
-	return s, nil
+	return s.(*Session), nil
 }
 
 // Close removes a session and returns it.
@@ -137,6 +140,7 @@ func (t *Table) Close(h uint64) (*Session, error) {
 		return nil, CKR_SESSION_HANDLE_INVALID
 	}
 	delete(t.m, h)
+	t.byHandle.Delete(h)
 	return s, nil
 }
 
@@ -149,6 +153,7 @@ func (t *Table) CloseSlot(slot uint64) []*Session {
 		if s.SlotID == slot {
 			out = append(out, s)
 			delete(t.m, h)
+			t.byHandle.Delete(h)
 		}
 	}
 	return out

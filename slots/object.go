@@ -39,7 +39,8 @@ type Object struct {
 	refs     atomic.Int32
 	retired  atomic.Bool
 	wipeOnce sync.Once
-	checked  atomic.Uint64 // change counter + 1 at which Version was last confirmed against the store; 0: never
+	checked  atomic.Uint64           // change counter + 1 at which Version was last confirmed against the store; 0: never
+	decoded  atomic.Pointer[objInfo] // info(), made on first use
 	// key is the key material's parsed forms (backend.Key), made on first
 	// use: one per object version, since a change makes a new Object.
 	key atomic.Pointer[backend.Key]
@@ -48,6 +49,20 @@ type Object struct {
 // acquire takes a reference; the token calls it under its lock, while the
 // object is still reachable.
 func (o *Object) acquire() *Object { o.refs.Add(1); return o }
+
+// tryAcquire takes a reference unless the object was retired: the
+// lock-free lookup's acquire, which may race with a retire. Either it sees
+// the retire and gives its reference back (the wipe then happens once, by
+// whoever releases last), or the retire sees its reference and leaves the
+// wipe to the last Release: sequentially consistent atomics on both sides.
+func (o *Object) tryAcquire() bool {
+	o.refs.Add(1)
+	if o.retired.Load() {
+		o.Release()
+		return false
+	}
+	return true
+}
 
 // Release gives back a reference from Token.Object.
 func (o *Object) Release() {
@@ -84,11 +99,67 @@ func (o *Object) Key() *backend.Key {
 	return o.key.Load()
 }
 
-// Bool reads a CK_BBOOL attribute; absent is false.
-func (o *Object) Bool(t uint64) bool { v := o.Attrs[t]; return len(v) == 1 && v[0] != 0 }
+// objInfo is what every use of a key asks of its object, decoded once from
+// the attributes (which never change under an Object): a handful of map
+// lookups per operation otherwise.
+type objInfo struct {
+	class, keyType uint64
+	flags          uint32   // bit i: hotBools[i] is true
+	allowed        []uint64 // CKA_ALLOWED_MECHANISMS; nil: any mechanism
+}
 
-func (o *Object) Class() uint64   { return o.ulong(CKA_CLASS) }
-func (o *Object) KeyType() uint64 { return o.ulong(CKA_KEY_TYPE) }
+// hotBools are the CK_BBOOL attributes objInfo keeps.
+var hotBools = [...]uint64{CKA_TOKEN, CKA_PRIVATE, CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY,
+	CKA_WRAP, CKA_UNWRAP, CKA_DERIVE, CKA_ALWAYS_AUTHENTICATE, CKA_SENSITIVE, CKA_EXTRACTABLE}
+
+func hotBool(t uint64) int {
+	for i, h := range hotBools {
+		if h == t {
+			return i
+		}
+	}
+	return -1
+}
+
+func (o *Object) info() *objInfo {
+	if in := o.decoded.Load(); in != nil {
+		return in
+	}
+	in := &objInfo{class: o.ulong(CKA_CLASS), keyType: o.ulong(CKA_KEY_TYPE)}
+	for i, t := range hotBools {
+		if v := o.Attrs[t]; len(v) == 1 && v[0] != 0 {
+			in.flags |= 1 << i
+		}
+	}
+	if raw := o.Attrs[CKA_ALLOWED_MECHANISMS]; len(raw) > 0 {
+		in.allowed = []uint64{}
+		for i := 0; i+8 <= len(raw); i += 8 {
+			if v, err := DecodeULong(raw[i : i+8]); err == nil {
+				in.allowed = append(in.allowed, v)
+			}
+		}
+	}
+	o.decoded.CompareAndSwap(nil, in)
+	return o.decoded.Load()
+}
+
+// Bool reads a CK_BBOOL attribute; absent is false.
+func (o *Object) Bool(t uint64) bool {
+	if i := hotBool(t); i >= 0 {
+		return o.info().flags&(1<<i) != 0
+	}
+	v := o.Attrs[t]
+	return len(v) == 1 && v[0] != 0
+}
+
+// MechanismAllowed applies CKA_ALLOWED_MECHANISMS (absent or empty: any).
+func (o *Object) MechanismAllowed(mech uint64) bool {
+	in := o.info()
+	return in.allowed == nil || slices.Contains(in.allowed, mech)
+}
+
+func (o *Object) Class() uint64   { return o.info().class }
+func (o *Object) KeyType() uint64 { return o.info().keyType }
 func (o *Object) IsToken() bool   { return o.Bool(CKA_TOKEN) }
 func (o *Object) IsPrivate() bool { return o.Bool(CKA_PRIVATE) }
 func (o *Object) UniqueID() string {

@@ -138,3 +138,96 @@ func TestCorruptRecordIsSkippedAndDestroyable(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLockFreeLookupNeverSeesAWipedKey: readers take a key through the
+// lock-free path while another goroutine replaces it, logs out and in
+// again, and destroys and recreates keys. A reader holding a key always
+// sees a whole value (never zeros: a retired object is refused or kept
+// intact until released), and a handle that is gone is refused.
+func TestLockFreeLookupNeverSeesAWipedKey(t *testing.T) {
+	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
+	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(fill byte) uint64 {
+		o, _ := NewObject(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_TOKEN, true),
+			a(CKA_PRIVATE, true), a(CKA_VALUE, bytes.Repeat([]byte{fill}, 32))}, Origin{}, false)
+		h, err := tok.AddObject(o, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	var handles [4]atomic.Uint64
+	for i := range handles {
+		handles[i].Store(mk(byte(0x10 + i)))
+	}
+	stop := make(chan struct{})
+	var reads, refused atomic.Int64
+	var wg sync.WaitGroup
+	for r := range 4 {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				o, err := tok.Object(handles[(r+n)%len(handles)].Load())
+				if err != nil {
+					if !errors.Is(err, CKR_OBJECT_HANDLE_INVALID) {
+						t.Errorf("lookup: %v", err)
+					}
+					refused.Add(1)
+					continue
+				}
+				v := o.Attrs[CKA_VALUE]
+				for range 3 {
+					if len(v) != 32 || v[0] == 0 || !bytes.Equal(v, bytes.Repeat(v[:1], 32)) {
+						t.Errorf("a held key reads %x", v)
+						break
+					}
+				}
+				o.Release()
+				reads.Add(1)
+			}
+		})
+	}
+	for round := range 60 {
+		i := round % len(handles)
+		switch round % 3 {
+		case 0: // a new version of the object
+			o, err := tok.Object(handles[i].Load())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := o.Changed(Template{a(CKA_LABEL, []byte{byte(round)})}, BySetAttribute, false)
+			o.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tok.ReplaceObject(o, n); err != nil {
+				t.Fatal(err)
+			}
+		case 1: // logout and login: every cached key retired
+			if err := tok.Logout(); err != nil {
+				t.Fatal(err)
+			}
+			if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
+				t.Fatal(err)
+			}
+		case 2: // destroyed, and another key in its place
+			old := handles[i].Load()
+			handles[i].Store(mk(byte(0x20 + round)))
+			if err := tok.DestroyObject(old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if reads.Load() == 0 {
+		t.Fatal("no reader got a key")
+	}
+	t.Logf("%d lookups served, %d refused", reads.Load(), refused.Load())
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/craton-hsm/craton/backend"
 	. "github.com/craton-hsm/craton/pkcs11/ck"
@@ -73,8 +74,12 @@ type Token struct {
 	indexKey   []byte
 	generation int64 // of the token row when tokenKey was unwrapped
 	cache      map[int64]*Object
-	sessObjs   map[uint64]*Object
-	nextSess   uint64
+	// fast mirrors cache for Object's lock-free path, and loginNow mirrors
+	// login; both are written under mu with what they mirror.
+	fast     sync.Map // int64 → *Object
+	loginNow atomic.Uint64
+	sessObjs map[uint64]*Object
+	nextSess uint64
 }
 
 // OpenToken opens the token's store at path.
@@ -83,11 +88,20 @@ func OpenToken(cfg Config, path string, log *zap.Logger) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Token{
+	t := &Token{
 		Config: cfg, store: st, log: log,
-		login: NotLoggedIn, cache: map[int64]*Object{}, sessObjs: map[uint64]*Object{},
+		cache: map[int64]*Object{}, sessObjs: map[uint64]*Object{},
 		nextSess: sessionObjectBase,
-	}, nil
+	}
+	t.setLogin(NotLoggedIn)
+	return t, nil
+}
+
+// setLogin records the login state, for the locked paths and the lock-free
+// object lookup. t.mu held (or t not yet shared).
+func (t *Token) setLogin(v uint64) {
+	t.login = v
+	t.loginNow.Store(v)
 }
 
 // Close wipes key material and closes the store.
@@ -106,7 +120,8 @@ func (t *Token) forgetKeysLocked() {
 	clear(t.tokenKey)
 	clear(t.indexKey)
 	t.tokenKey, t.indexKey = nil, nil
-	t.login = NotLoggedIn
+	t.setLogin(NotLoggedIn)
+	t.fast.Clear()
 	for _, o := range t.cache {
 		o.retire()
 	}
@@ -297,7 +312,8 @@ func (t *Token) Login(userType uint64, pin []byte) error {
 		}
 		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN
 	}
-	t.login, t.tokenKey, t.indexKey, t.generation = userType, key, backend.IndexKey(key), rec.Generation
+	t.tokenKey, t.indexKey, t.generation = key, backend.IndexKey(key), rec.Generation
+	t.setLogin(userType)
 	return nil
 }
 

@@ -142,7 +142,7 @@ func (t *Token) AddObject(o *Object, owner uint64) (uint64, error) {
 		return 0, t.writeErrLocked(err)
 	}
 	o.Handle, o.Version = uint64(h), 1
-	t.cache[h] = o
+	t.cachePut(h, o)
 	return o.Handle, nil
 }
 
@@ -156,8 +156,8 @@ func (t *Token) visibleLocked(o *Object) bool {
 // CKR_OBJECT_HANDLE_INVALID when it does not exist or is not visible. The
 // caller must Release it when done.
 func (t *Token) Object(h uint64) (*Object, error) {
-	t.mu.RLock()
 	if IsSessionHandle(h) {
+		t.mu.RLock()
 		defer t.mu.RUnlock()
 		o, ok := t.sessObjs[h]
 		if !ok || !t.visibleLocked(o) {
@@ -165,12 +165,9 @@ func (t *Token) Object(h uint64) (*Object, error) {
 		}
 		return o.acquire(), nil
 	}
-	if o := t.confirmedLocked(int64(h)); o != nil {
-		o.acquire()
-		t.mu.RUnlock()
+	if o := t.fastObject(int64(h)); o != nil {
 		return o, nil
 	}
-	t.mu.RUnlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o, err := t.tokenObjectLocked(int64(h), -1)
@@ -180,17 +177,46 @@ func (t *Token) Object(h uint64) (*Object, error) {
 	return o.acquire(), nil
 }
 
-// confirmedLocked returns cached token object h if it is visible and was
-// confirmed against the store at the change counter's current value (no
-// process has written the store since), else nil. t.mu held, for reading
-// at least.
-func (t *Token) confirmedLocked(h int64) *Object {
+// fastObject is Object's path for a cached token object that was confirmed
+// against the store at the change counter's current value (no process has
+// written the store since) and is visible: no lock at all, so threads
+// using keys share no lock here. An object retired meanwhile (destroyed,
+// replaced, logged out) is refused by tryAcquire, and the caller takes the
+// locked path.
+func (t *Token) fastObject(h int64) *Object {
 	c, ok := t.store.changes.Load()
-	o := t.cache[h]
-	if !ok || o == nil || o.checked.Load() != c+1 || !t.visibleLocked(o) {
+	if !ok {
+		return nil
+	}
+	v, found := t.fast.Load(h)
+	if !found {
+		return nil
+	}
+	o := v.(*Object)
+	if o.checked.Load() != c+1 || o.IsPrivate() && t.loginNow.Load() != CKU_USER || !o.tryAcquire() {
 		return nil
 	}
 	return o
+}
+
+// cachePut makes o the cached version of token object h, retiring the one
+// it replaces. t.mu held.
+func (t *Token) cachePut(h int64, o *Object) {
+	old, had := t.cache[h]
+	t.cache[h] = o
+	t.fast.Store(h, o)
+	if had && old != o {
+		old.retire()
+	}
+}
+
+// cacheDrop forgets token object h and retires it. t.mu held.
+func (t *Token) cacheDrop(h int64) {
+	if old, ok := t.cache[h]; ok {
+		delete(t.cache, h)
+		t.fast.Delete(h)
+		old.retire()
+	}
 }
 
 // tokenObjectLocked returns token object h, from the cache when version is
@@ -207,7 +233,7 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 		changes, stamp = t.store.changes.Load()
 		v, err := t.store.Version(h)
 		if errors.Is(err, ErrNoObject) {
-			delete(t.cache, h)
+			t.cacheDrop(h)
 			return nil, CKR_OBJECT_HANDLE_INVALID
 		} else if err != nil {
 			return nil, device(err)
@@ -225,7 +251,7 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 	}
 	r, err := t.store.Get(h)
 	if errors.Is(err, ErrNoObject) {
-		delete(t.cache, h)
+		t.cacheDrop(h)
 		return nil, CKR_OBJECT_HANDLE_INVALID
 	} else if err != nil {
 		return nil, device(err)
@@ -255,13 +281,10 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 		}
 		return o, nil
 	}
-	if old, ok := t.cache[h]; ok {
-		old.retire()
-	}
 	if stamp {
 		o.checked.Store(changes + 1)
 	}
-	t.cache[h] = o
+	t.cachePut(h, o)
 	return o, nil
 }
 
@@ -296,10 +319,7 @@ func (t *Token) ReplaceObject(old, n *Object) error {
 		return t.writeErrLocked(err)
 	}
 	n.Version = v
-	if prev, ok := t.cache[int64(old.Handle)]; ok {
-		prev.retire()
-	}
-	t.cache[int64(old.Handle)] = n
+	t.cachePut(int64(old.Handle), n)
 	return nil
 }
 
@@ -322,10 +342,7 @@ func (t *Token) DestroyObject(h uint64) error {
 	} else if err != nil {
 		return device(err)
 	}
-	if o, ok := t.cache[int64(h)]; ok {
-		delete(t.cache, int64(h))
-		o.retire()
-	}
+	t.cacheDrop(int64(h))
 	return nil
 }
 
