@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
@@ -112,27 +113,28 @@ func (k *Key) standardGCM(random bool) (cipher.AEAD, error) {
 	})
 }
 
-func hmacSlot(h func() hash.Hash) int {
-	switch h().Size() {
-	case 20:
+func hmacSlot(h crypto.Hash) int {
+	switch h {
+	case crypto.SHA1:
 		return 0
-	case 32:
+	case crypto.SHA256:
 		return 1
-	case 48:
+	case crypto.SHA384:
 		return 2
 	}
 	return 3
 }
 
-// hmac takes a keyed HMAC state for hash h; putHMAC gives it back.
-func (k *Key) hmac(h func() hash.Hash) hash.Hash {
+// hmac takes a keyed HMAC state for hash h (made by hf); putHMAC gives it
+// back.
+func (k *Key) hmac(h crypto.Hash, hf func() hash.Hash) hash.Hash {
 	if m, ok := k.hmacs[hmacSlot(h)].Get().(hash.Hash); ok {
 		return m
 	}
-	return hmac.New(h, k.Attrs[CKA_VALUE])
+	return hmac.New(hf, k.Attrs[CKA_VALUE])
 }
 
-func (k *Key) putHMAC(h func() hash.Hash, m hash.Hash) {
+func (k *Key) putHMAC(h crypto.Hash, m hash.Hash) {
 	m.Reset()
 	k.hmacs[hmacSlot(h)].Put(m)
 }

@@ -42,7 +42,6 @@ var hashedMechs = map[uint64]uint64{
 // collected (a running hash or a buffer), and a function over the result.
 type signCore struct {
 	h    hash.Hash // nil: buffer the data
-	done func()    // after Sign or Verify (gives a pooled HMAC back)
 	buf  []byte
 	max  int // for buffering mechanisms, the most input accepted (0: any)
 	sign func(msg []byte) ([]byte, error)
@@ -69,22 +68,20 @@ func (c *signCore) msg() []byte {
 	return c.buf
 }
 
-func (c *signCore) Sign() ([]byte, error)   { defer c.finish(); return c.sign(c.msg()) }
-func (c *signCore) Verify(sig []byte) error { defer c.finish(); return c.vrfy(c.msg(), sig) }
-
-func (c *signCore) finish() {
-	clear(c.buf)
-	if c.done != nil {
-		c.done()
-		c.done, c.h = nil, nil
-	}
-}
-func (c *signCore) Len() int { return c.n }
+func (c *signCore) Sign() ([]byte, error)   { defer clear(c.buf); return c.sign(c.msg()) }
+func (c *signCore) Verify(sig []byte) error { defer clear(c.buf); return c.vrfy(c.msg(), sig) }
+func (c *signCore) Len() int                { return c.n }
 
 var errSig = Errorf(CKR_SIGNATURE_INVALID, "signature does not verify")
 
+// signVerifier is one signature or verification operation.
+type signVerifier interface {
+	Signer
+	Verifier
+}
+
 // newSignCore starts a signature (sign true) or verification with mech.
-func (b *Backend) newSignCore(mech Mechanism, key *Key, sign bool) (*signCore, error) {
+func (b *Backend) newSignCore(mech Mechanism, key *Key, sign bool) (signVerifier, error) {
 	keyType := key.Type
 	op := uint64(opVerify)
 	if sign {
@@ -120,22 +117,45 @@ func (b *Backend) newSignCore(mech Mechanism, key *Key, sign bool) (*signCore, e
 		if len(mech.Param) != 0 {
 			return nil, paramErr("HMAC takes no parameter")
 		}
-		c.h = key.hmac(hf)
-		h := c.h
-		c.done = func() { key.putHMAC(hf, h) }
-		c.n = c.h.Size()
-		c.sign = func(m []byte) ([]byte, error) { return m, nil } // msg() summed into a new slice
-		c.vrfy = func(m, sig []byte) error {
-			if len(sig) != len(m) {
-				return Errorf(CKR_SIGNATURE_LEN_RANGE, "HMAC of %d bytes, want %d", len(sig), len(m))
-			}
-			if subtle.ConstantTimeCompare(m, sig) != 1 {
-				return errSig
-			}
-			return nil
-		}
-		return c, nil
+		h := key.hmac(ch, hf)
+		return &hmacOp{key: key, hash: ch, h: h, n: h.Size()}, nil
 	}
+}
+
+// hmacOp is an HMAC signature or verification on a pooled keyed state,
+// given back when the operation ends.
+type hmacOp struct {
+	key  *Key
+	hash crypto.Hash
+	h    hash.Hash
+	n    int
+}
+
+func (c *hmacOp) Len() int { return c.n }
+func (c *hmacOp) Update(in []byte) error {
+	c.h.Write(in)
+	return nil
+}
+func (c *hmacOp) Sign() ([]byte, error) {
+	mac := c.h.Sum(nil)
+	c.release()
+	return mac, nil
+}
+func (c *hmacOp) Verify(sig []byte) error {
+	var buf [64]byte
+	mac := c.h.Sum(buf[:0])
+	c.release()
+	if len(sig) != len(mac) {
+		return Errorf(CKR_SIGNATURE_LEN_RANGE, "HMAC of %d bytes, want %d", len(sig), len(mac))
+	}
+	if subtle.ConstantTimeCompare(mac, sig) != 1 {
+		return errSig
+	}
+	return nil
+}
+func (c *hmacOp) release() {
+	c.key.putHMAC(c.hash, c.h)
+	c.h = nil
 }
 
 // NewSigner starts a signing operation with a key used once.
