@@ -11,6 +11,7 @@ package session
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	. "github.com/craton-hsm/craton/pkcs11/ck"
 )
@@ -104,10 +105,15 @@ func (s *Session) Cancel(flags uint64) {
 // every core write one cache line).
 type Table struct {
 	mu       sync.RWMutex
-	next     uint64
 	m        map[uint64]*Session
 	byHandle sync.Map // handle → *Session, the same sessions as m, kept under mu
 }
+
+// lastHandle numbers sessions for the life of the process, across
+// C_Finalize and C_Initialize: a handle kept by mistake past C_Finalize is
+// then CKR_SESSION_HANDLE_INVALID, never another thread's new session
+// (which could be read-only, or logged in differently).
+var lastHandle atomic.Uint64
 
 func NewTable() *Table { return &Table{m: map[uint64]*Session{}} }
 
@@ -115,8 +121,7 @@ func NewTable() *Table { return &Table{m: map[uint64]*Session{}} }
 func (t *Table) Open(slot uint64, rw bool) *Session {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.next++
-	s := &Session{Handle: t.next, SlotID: slot, RW: rw}
+	s := &Session{Handle: lastHandle.Add(1), SlotID: slot, RW: rw}
 	t.m[s.Handle] = s
 	t.byHandle.Store(s.Handle, s)
 	return s
