@@ -29,6 +29,7 @@ func BenchmarkGCM64(b *testing.B) {
 			}
 			j, err := gcmjournal.Open(gcmjournal.Options{Path: path, Max: 1 << 32, Sealer: backend.JournalSealer{}})
 			must(b, err)
+			defer j.Close() // waits for the background writer before the directory goes
 			m := NewWithOptions(Options{Config: cfg, Journal: j})
 			must(b, m.Initialize(ck.InitArgs{}))
 			defer m.Finalize()
