@@ -139,7 +139,8 @@ bench: $(SO) bench-tools $(BENCH_BORING_DEPS)
 	  --ceiling $(CURDIR)/$(BENCH_CEILING) $(BENCH_ARGS) \
 	  Craton=craton:$(SO) SoftHSMv2=softhsm2:$(SOFTHSM2_SO) $(BENCH_BORING_ARGS)
 	python3 bench/chart.py $(BENCH_OUT)/results.csv $(BENCH_OUT)/results.svg
-	@echo "bench: $(BENCH_OUT)/results.md, results.csv, results.svg"
+	$(GO) test -run '^$$' -bench . -benchtime 2s -cpu 1,2 ./pkcs11 ./gcmjournal ./slots | tee $(BENCH_OUT)/go-bench.txt
+	@echo "bench: $(BENCH_OUT)/results.md, results.csv, results.svg, go-bench.txt"
 # --- soak (issue 7): merge into the top-level Makefile --------------------
 # A mixed workload through libcraton.so for SOAK_DURATION (default 10m):
 # sign/verify, encrypt/decrypt, digest, find, create/destroy, session

@@ -27,23 +27,12 @@ func opInit(fn string, f func(uint64, ck.Mechanism, uint64) error, hSession C.CK
 	return rvOf(fn, f(uint64(hSession), mech, uint64(hKey)))
 }
 
-// inOut is the shape of C_Encrypt, C_EncryptUpdate, C_Sign, ...: bytes in,
-// bytes out with the two-call length convention.
-func inOut(fn string, f func(uint64, []byte, int64) ([]byte, uint64, error), hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR) (rv C.CK_RV) {
-	defer recoverRV(&rv, fn)
-	if err := mod.CheckInitialized(); err != nil {
-		return rvOf(fn, err)
-	}
-	capacity, err := outCap(pOut, pulOutLen)
-	if err != nil {
-		return rvOf(fn, err)
-	}
-	data, err := bytesView(unsafe.Pointer(pIn), ulInLen, maxDataLen)
-	if err != nil {
-		return rvOf(fn, err)
-	}
-	out, need, err := f(uint64(hSession), data, capacity)
-	return rvOf(fn, writeOut(pOut, pulOutLen, out, need, err))
+// inOut is the shape of C_EncryptUpdate, C_Sign, C_Digest, ...: bytes in,
+// bytes out with the two-call length convention. The input is read in
+// place (the core copies what it keeps).
+func inOut(fn string, f func(uint64, []byte, int64) ([]byte, uint64, error), hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR) C.CK_RV {
+	return inOutCore(fn, hSession, pIn, ulInLen, pOut, pulOutLen, false,
+		func(h uint64, in []byte, capacity int64, _ []byte) ([]byte, uint64, error) { return f(h, in, capacity) })
 }
 
 // inOutInto is inOut for C_Encrypt and C_Decrypt, whose core writes into
@@ -51,7 +40,12 @@ func inOut(fn string, f func(uint64, []byte, int64) ([]byte, uint64, error), hSe
 // copied. Buffers that overlap (in-place encryption) get the input copied
 // first. dst is bounded by what any mechanism can return for the input, so
 // an absurd *pulOutLen makes no absurd slice.
-func inOutInto(fn string, f func(uint64, []byte, int64, []byte) ([]byte, uint64, error), hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR) (rv C.CK_RV) {
+func inOutInto(fn string, f func(uint64, []byte, int64, []byte) ([]byte, uint64, error), hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR) C.CK_RV {
+	return inOutCore(fn, hSession, pIn, ulInLen, pOut, pulOutLen, true, f)
+}
+
+func inOutCore(fn string, hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR,
+	into bool, f func(uint64, []byte, int64, []byte) ([]byte, uint64, error)) (rv C.CK_RV) {
 	defer recoverRV(&rv, fn)
 	if err := mod.CheckInitialized(); err != nil {
 		return rvOf(fn, err)
@@ -65,7 +59,7 @@ func inOutInto(fn string, f func(uint64, []byte, int64, []byte) ([]byte, uint64,
 		return rvOf(fn, err)
 	}
 	var dst []byte
-	if capacity > 0 {
+	if into && capacity > 0 {
 		dst = unsafe.Slice((*byte)(unsafe.Pointer(pOut)), min(capacity, int64(len(data))+maxExpansion))
 		if overlap(data, dst) {
 			data = append([]byte(nil), data...)

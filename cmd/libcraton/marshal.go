@@ -60,18 +60,11 @@ func errContract(format string, args ...any) error {
 // n == 0; a non-NULL pointer gives a non-nil slice even when n == 0, so the
 // core can tell a NULL PIN (protected authentication path) from an empty one.
 func bytesIn(p unsafe.Pointer, n C.CK_ULONG, max uint64) ([]byte, error) {
-	if p == nil {
-		if n != 0 {
-			return nil, ck.CKR_ARGUMENTS_BAD
-		}
-		return nil, nil
+	v, err := bytesView(p, n, max)
+	if v == nil || err != nil {
+		return v, err
 	}
-	if uint64(n) > max {
-		return nil, ck.CKR_ARGUMENTS_BAD
-	}
-	b := make([]byte, n)
-	copy(b, unsafe.Slice((*byte)(p), n))
-	return b, nil
+	return append(make([]byte, 0, len(v)), v...), nil // non-nil even when empty
 }
 
 // bytesView is the caller's input buffer in place, without a copy: valid for
