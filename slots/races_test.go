@@ -3,11 +3,14 @@ package slots
 import (
 	"bytes"
 	"errors"
+	"math/big"
+	"slices"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/craton-hsm/craton/backend"
 	. "github.com/craton-hsm/craton/pkcs11/ck"
 )
 
@@ -230,4 +233,69 @@ func TestLockFreeLookupNeverSeesAWipedKey(t *testing.T) {
 		t.Fatal("no reader got a key")
 	}
 	t.Logf("%d lookups served, %d refused", reads.Load(), refused.Load())
+}
+
+// TestParsedKeysWipedOnDestroyAndClose: a private key that operations
+// parsed (its CRT values, its exponent) is wiped with the object, both when
+// it is destroyed and when the token closes (C_Finalize), once nothing
+// holds it.
+func TestParsedKeysWipedOnDestroyAndClose(t *testing.T) {
+	be := backend.NewDefault(backend.Options{})
+	kp, err := be.GenerateKeyPair(CKM_RSA_PKCS_KEY_PAIR_GEN, backend.Attrs{CKA_MODULUS_BITS: ULong(2048), CKA_PUBLIC_EXPONENT: []byte{1, 0, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
+	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
+		t.Fatal(err)
+	}
+	// use parses the key by signing with it, and returns views of its
+	// parsed private exponent and of its stored one.
+	use := func() (h uint64, parsed []big.Word, stored []byte) {
+		o, err := NewObject(Template{a(CKA_CLASS, CKO_PRIVATE_KEY), a(CKA_KEY_TYPE, CKK_RSA), a(CKA_TOKEN, true), a(CKA_SIGN, true)},
+			Origin{Generated: true, Mechanism: CKM_RSA_PKCS_KEY_PAIR_GEN, Computed: kp.Private}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err = tok.AddObject(o, 1); err != nil {
+			t.Fatal(err)
+		}
+		held, err := tok.Object(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Release()
+		s, err := be.KeySigner(Mechanism{Type: CKM_SHA256_RSA_PKCS}, held.Key())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Update([]byte("message"))
+		if _, err := s.Sign(); err != nil {
+			t.Fatal(err)
+		}
+		priv, err := held.Key().RSAPrivate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, priv.D.Bits(), held.Attrs[CKA_PRIVATE_EXPONENT]
+	}
+	wiped := func(when string, parsed []big.Word, stored []byte) {
+		t.Helper()
+		if len(parsed) == 0 || !slices.Equal(parsed, make([]big.Word, len(parsed))) {
+			t.Errorf("%s: the parsed private exponent was not wiped", when)
+		}
+		if len(stored) == 0 || !bytes.Equal(stored, make([]byte, len(stored))) {
+			t.Errorf("%s: the stored private exponent was not wiped", when)
+		}
+	}
+	h, parsed, stored := use()
+	if err := tok.DestroyObject(h); err != nil {
+		t.Fatal(err)
+	}
+	wiped("C_DestroyObject", parsed, stored)
+	_, parsed, stored = use()
+	if err := tok.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wiped("C_Finalize", parsed, stored)
 }
