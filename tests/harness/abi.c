@@ -1515,6 +1515,89 @@ static void check_objects(CK_SESSION_HANDLE rw, CK_SESSION_HANDLE ro)
 
 /* ==== d. Still working, C_Finalize, C_Initialize again ====================== */
 
+/* In-place and overlapping buffers: C_Encrypt and C_Decrypt read the
+ * caller's input and write the caller's output in place, so pOut == pIn
+ * (in-place encryption, common in C callers) and buffers that overlap at an
+ * offset must give the same bytes as separate buffers. */
+#define ABI_CKM_AES_KEY_GEN 0x1080UL
+#define ABI_CKM_AES_CBC_PAD 0x1085UL
+#define ABI_CKM_AES_CTR 0x1086UL
+#define ABI_CKM_AES_GCM 0x1087UL
+typedef struct {
+	CK_BYTE_PTR pIv;
+	CK_ULONG ulIvLen, ulIvBits;
+	CK_BYTE_PTR pAAD;
+	CK_ULONG ulAADLen, ulTagBits;
+} ABI_GCM_PARAMS;
+typedef struct {
+	CK_ULONG ulCounterBits;
+	CK_BYTE cb[16];
+} ABI_CTR_PARAMS;
+
+static void check_in_place(CK_SESSION_HANDLE s)
+{
+	CK_ULONG len32 = 32;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_AES;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
+	                    {CKA_VALUE_LEN, &len32, sizeof len32}, {CKA_ENCRYPT, &yes, 1}, {CKA_DECRYPT, &yes, 1}};
+	CK_MECHANISM gen = {ABI_CKM_AES_KEY_GEN, NULL, 0};
+	CK_OBJECT_HANDLE key;
+	CK_BYTE iv[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, aad[] = "in-place";
+	ABI_GCM_PARAMS gcm = {iv, 12, 96, aad, sizeof aad, 128};
+	ABI_CTR_PARAMS ctr = {128, {0}};
+	struct {
+		const char *name;
+		CK_MECHANISM m;
+	} mechs[] = {
+	    {"AES-GCM", {ABI_CKM_AES_GCM, &gcm, sizeof gcm}},
+	    {"AES-CBC-PAD", {ABI_CKM_AES_CBC_PAD, iv, 16}},
+	    {"AES-CTR", {ABI_CKM_AES_CTR, &ctr, sizeof ctr}},
+	};
+	static const CK_ULONG lens[] = {1, 64, 1000, 70000};
+	static const long shifts[] = {0, 8, -8, 3, -3};
+	static CK_BYTE msg[70000], ref[70100], buf[70200];
+
+	memcpy(ctr.cb, iv, 16);
+	for (size_t i = 0; i < sizeof msg; i++)
+		msg[i] = (CK_BYTE)(i * 131 + 7);
+	if (!expect_rv("C_GenerateKey", "AES-256 for the in-place checks", CK(GenerateKey, s, &gen, t, 5, &key), CKR_OK))
+		return;
+	for (size_t m = 0; m < sizeof mechs / sizeof mechs[0]; m++) {
+		for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+			CK_ULONG n = lens[l], nref = sizeof ref;
+			CK_RV rv = CK(EncryptInit, s, &mechs[m].m, key);
+			if (rv == CKR_OK)
+				rv = CK(Encrypt, s, msg, n, ref, &nref);
+			if (!expect_rv("C_Encrypt", "separate buffers", rv, CKR_OK))
+				continue;
+			for (size_t k = 0; k < sizeof shifts / sizeof shifts[0]; k++) {
+				/* The input at base, the output at base + shift. */
+				CK_BYTE *in = buf + 64, *out = buf + 64 + shifts[k];
+				CK_ULONG nout = sizeof buf - 64 - 8 - 64;
+				memcpy(in, msg, n);
+				rv = CK(EncryptInit, s, &mechs[m].m, key);
+				if (rv == CKR_OK)
+					rv = CK(Encrypt, s, in, n, out, &nout);
+				h_check(rv == CKR_OK && nout == nref && memcmp(out, ref, nref) == 0,
+				        "%s, %lu bytes, output at input%+ld: rv 0x%lx, %lu bytes, %s", mechs[m].name, n, shifts[k],
+				        rv, nout, rv == CKR_OK && nout == nref && memcmp(out, ref, nref) == 0 ? "same" : "different");
+				/* And back, the plaintext over the ciphertext at the same shift. */
+				CK_BYTE *ct = buf + 64, *pt = buf + 64 + shifts[k];
+				CK_ULONG npt = sizeof buf - 64 - 8 - 64;
+				memmove(ct, ref, nref);
+				rv = CK(DecryptInit, s, &mechs[m].m, key);
+				if (rv == CKR_OK)
+					rv = CK(Decrypt, s, ct, nref, pt, &npt);
+				h_check(rv == CKR_OK && npt == n && memcmp(pt, msg, n) == 0,
+				        "%s decrypt, %lu bytes, output at input%+ld: rv 0x%lx, %lu bytes", mechs[m].name, n,
+				        shifts[k], rv, npt);
+			}
+		}
+	}
+	expect_rv("C_DestroyObject", "the in-place key", CK(DestroyObject, s, key), CKR_OK);
+}
+
 static void check_finalize_cycle(void)
 {
 	CK_SESSION_HANDLE s, old;
@@ -1743,6 +1826,7 @@ int main(int argc, char **argv)
 	    CK(OpenSession, 0, CKF_SERIAL_SESSION, NULL, NULL, &ro) != CKR_OK)
 		h_fatal("cannot open the sessions for the object checks");
 	check_objects(rw, ro);
+	check_in_place(rw);
 	printf("abi: c. targeted checks: %lu checks\n", h_passed + h_failed - before);
 
 	/* The handles for the sweeps: logged in as user (check_objects left

@@ -607,7 +607,6 @@ static int must(const char *what, CK_RV rv, CK_RV want)
 #define CKA_CERTIFICATE_TYPE 0x80UL
 #define CKA_TRUSTED 0x86UL
 #define CKA_ID 0x102UL
-#define CKA_DECRYPT 0x105UL
 #define CKA_WRAP 0x106UL
 #define CKA_UNWRAP 0x107UL
 #define CKA_SIGN 0x108UL
