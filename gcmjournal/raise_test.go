@@ -2,6 +2,7 @@ package gcmjournal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"testing"
@@ -204,7 +205,9 @@ func TestRaiseOverflowFolds(t *testing.T) {
 }
 
 // FuzzParseRaiseSlot: parseRaiseSlot never panics, and a slot it accepts
-// seals back to the same bytes.
+// seals back to the same bytes, with no ceiling above the cap. Each input
+// is tried as it is and with a valid seal where its count says the records
+// end, so that the fuzzer reaches what lies behind the seal check.
 func FuzzParseRaiseSlot(f *testing.F) {
 	const path = "/fuzz/gcm.journal"
 	sum := func(b []byte) []byte { return testSealer{}.Sum(path+raiseSuffix, b) }
@@ -213,15 +216,9 @@ func FuzzParseRaiseSlot(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(slot)
 		f.Add(slot[:raiseHeader+len(recs)*raiseRecSize+macSize])
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		// Short inputs stand for the start of a slot, zero-padded, so the
-		// fuzzer explores the header and records rather than the length.
-		if len(data) < raiseSlotSize {
-			data = append(data, make([]byte, raiseSlotSize-len(data))...)
-		}
+	check := func(t *testing.T, data []byte) {
 		seq, recs, ok := parseRaiseSlot(data, sum)
 		if !ok {
 			return
@@ -238,6 +235,20 @@ func FuzzParseRaiseSlot(f *testing.F) {
 			if r.Ceiling > MaxCap {
 				t.Fatalf("ceiling %d above the cap", r.Ceiling)
 			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Short inputs stand for the start of a slot, zero-padded, so the
+		// fuzzer explores the header and records rather than the length.
+		if len(data) < raiseSlotSize {
+			data = append(data, make([]byte, raiseSlotSize-len(data))...)
+		}
+		check(t, data)
+		if n := binary.LittleEndian.Uint32(data[16:]); n <= raiseMaxRecs {
+			end := raiseHeader + int(n)*raiseRecSize
+			sealed := bytes.Clone(data)
+			copy(sealed[end:], sum(sealed[:end]))
+			check(t, sealed)
 		}
 	})
 }
