@@ -160,30 +160,42 @@ func copyMechanism(p C.CK_MECHANISM_PTR) (ck.Mechanism, error) {
 	if p == nil {
 		return ck.Mechanism{}, ck.CKR_ARGUMENTS_BAD
 	}
-	param, err := bytesIn(unsafe.Pointer(p.pParameter), p.ulParameterLen, maxValueLen)
+	param, err := bytesView(unsafe.Pointer(p.pParameter), p.ulParameterLen, maxValueLen)
 	if err != nil {
 		return ck.Mechanism{}, err
 	}
-	m := ck.Mechanism{Type: uint64(p.mechanism), Param: param}
-	layout, ok := ck.ParamLayouts[m.Type]
+	layout, ok := ck.ParamLayouts[uint64(p.mechanism)]
 	if !ok || p.pParameter == nil {
+		m := ck.Mechanism{Type: uint64(p.mechanism)}
+		if param != nil {
+			m.Param = append(make([]byte, 0, len(param)), param...)
+		}
 		return m, nil
 	}
 	if len(param) != layout.Size {
 		return ck.Mechanism{}, ck.CKR_MECHANISM_PARAM_INVALID
 	}
+	// The parameter and the buffers it points to, copied into one
+	// allocation: this runs on every C_*Init.
 	base := unsafe.Pointer(p.pParameter)
-	for _, f := range layout.Fields {
+	views := make([][]byte, len(layout.Fields))
+	total := len(param)
+	for i, f := range layout.Fields {
 		ptr := *(*unsafe.Pointer)(unsafe.Add(base, f.Ptr))
 		n := *(*C.CK_ULONG)(unsafe.Add(base, f.Len))
-		buf, err := bytesIn(ptr, n, maxValueLen)
-		if err != nil {
+		if views[i], err = bytesView(ptr, n, maxValueLen); err != nil {
 			return ck.Mechanism{}, ck.CKR_MECHANISM_PARAM_INVALID
 		}
-		if buf == nil {
-			buf = []byte{}
-		}
-		m.Bufs = append(m.Bufs, buf)
+		total += len(views[i])
+	}
+	arena := make([]byte, 0, total)
+	take := func(v []byte) []byte {
+		arena = append(arena, v...)
+		return arena[len(arena)-len(v) : len(arena) : len(arena)]
+	}
+	m := ck.Mechanism{Type: uint64(p.mechanism), Param: take(param), Bufs: views}
+	for i, v := range views {
+		m.Bufs[i] = take(v) // never nil: an empty buffer is not an absent one
 	}
 	return m, nil
 }
