@@ -190,6 +190,13 @@ func (b *Backend) GenerateKeyPair(mech uint64, pub Attrs) (KeyPair, error) {
 	if b.allowedOps(mech)&opGenPair == 0 {
 		return KeyPair{}, ErrMechanismInvalid
 	}
+	// The pair owns its buffers, none of them the caller's: the caller
+	// wipes the private half once the objects exist.
+	own := make(Attrs, len(pub))
+	for t, v := range pub {
+		own[t] = bytes.Clone(v)
+	}
+	pub = own
 	switch mech {
 	case CKM_RSA_PKCS_KEY_PAIR_GEN:
 		bitsV, ok := pub[CKA_MODULUS_BITS]

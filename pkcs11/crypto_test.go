@@ -290,3 +290,26 @@ func TestGeneratedKeyIsNotZero(t *testing.T) {
 		t.Fatalf("token AES-ECB %x, Go's %x", got, want)
 	}
 }
+
+// TestGenerateKeyPairLeavesTemplateIntact: C_GenerateKeyPair wipes the
+// private values it generated, never the caller's template (a key pair
+// shares CKA_EC_PARAMS and CKA_PUBLIC_EXPONENT with it): the same template
+// serves a second time.
+func TestGenerateKeyPairLeavesTemplateIntact(t *testing.T) {
+	m, sh := loggedIn(t)
+	ecParams := []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
+	exp := []byte{1, 0, 1}
+	for range 2 {
+		if _, _, err := m.GenerateKeyPair(sh, ck.Mechanism{Type: ck.CKM_EC_KEY_PAIR_GEN},
+			ck.Template{attr(ck.CKA_EC_PARAMS, ecParams)}, ck.Template{attr(ck.CKA_SIGN, true)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := m.GenerateKeyPair(sh, ck.Mechanism{Type: ck.CKM_RSA_PKCS_KEY_PAIR_GEN},
+			ck.Template{attr(ck.CKA_MODULUS_BITS, 2048), attr(ck.CKA_PUBLIC_EXPONENT, exp)}, ck.Template{attr(ck.CKA_SIGN, true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ecParams[0] != 0x06 || exp[0] != 1 {
+		t.Fatalf("the caller's template was wiped: %x %x", ecParams, exp)
+	}
+}
