@@ -55,13 +55,7 @@ func benchToken(b *testing.B, durable bool) (*Module, uint64) {
 	m := NewWithOptions(Options{Config: cfg, Journal: j})
 	must(b, m.Initialize(ck.InitArgs{}))
 	b.Cleanup(func() { m.Finalize() })
-	must(b, m.InitToken(0, []byte(soPIN), padLabel("bench")))
-	sh := open(b, m, true)
-	must(b, m.Login(sh, ck.CKU_SO, []byte(soPIN)))
-	must(b, m.InitPIN(sh, []byte(userPIN)))
-	must(b, m.Logout(sh))
-	must(b, m.Login(sh, ck.CKU_USER, []byte(userPIN)))
-	return m, sh
+	return m, initUser(b, m, "bench")
 }
 
 // BenchmarkSign measures C_SignInit + C_Sign through the Go face of the

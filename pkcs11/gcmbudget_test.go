@@ -26,12 +26,7 @@ func TestGCMBudget(t *testing.T) {
 		return m
 	}
 	m := open1()
-	must(t, m.InitToken(0, []byte(soPIN), padLabel("gcm")))
-	sh := open(t, m, true)
-	must(t, m.Login(sh, ck.CKU_SO, []byte(soPIN)))
-	must(t, m.InitPIN(sh, []byte(userPIN)))
-	must(t, m.Logout(sh))
-	must(t, m.Login(sh, ck.CKU_USER, []byte(userPIN)))
+	sh := initUser(t, m, "gcm")
 	value := bytes.Repeat([]byte{0x11}, 32)
 	aesKey := func(label string) uint64 {
 		h, err := m.CreateObject(sh, ck.Template{attr(ck.CKA_CLASS, ck.CKO_SECRET_KEY), attr(ck.CKA_KEY_TYPE, ck.CKK_AES),

@@ -54,12 +54,21 @@ func readyModule(t testing.TB) (*Module, *config.Config) {
 	t.Helper()
 	cfg := testConfig(t, t.TempDir())
 	m := newModule(t, cfg)
-	must(t, m.InitToken(0, []byte(soPIN), padLabel("test")))
+	must(t, m.CloseSession(initUser(t, m, "test")))
+	return m, cfg
+}
+
+// initUser initialises slot 0's token with soPIN and userPIN and returns a
+// read/write session logged in as the user.
+func initUser(t testing.TB, m *Module, label string) uint64 {
+	t.Helper()
+	must(t, m.InitToken(0, []byte(soPIN), padLabel(label)))
 	sh := open(t, m, true)
 	must(t, m.Login(sh, ck.CKU_SO, []byte(soPIN)))
 	must(t, m.InitPIN(sh, []byte(userPIN)))
-	must(t, m.CloseSession(sh))
-	return m, cfg
+	must(t, m.Logout(sh))
+	must(t, m.Login(sh, ck.CKU_USER, []byte(userPIN)))
+	return sh
 }
 
 func padLabel(s string) []byte {
