@@ -127,7 +127,7 @@ func (m *Module) startOp(fn string, sh uint64, kind session.OpKind, mech ck.Mech
 		o.Release()
 		return st.logged(fn, err)
 	}
-	op := &session.Op{Mech: mech.Type, State: state, Key: o,
+	op := session.Op{Mech: mech.Type, State: state, Key: o,
 		NeedAuth: o.Class() == ck.CKO_PRIVATE_KEY && o.Bool(ck.CKA_ALWAYS_AUTHENTICATE)}
 	return s.StartOp(kind, op)
 }
@@ -305,7 +305,7 @@ func (m *Module) DigestInit(sh uint64, mech ck.Mechanism) error {
 	if err != nil {
 		return st.logged("C_DigestInit", err)
 	}
-	return s.StartOp(session.OpDigest, &session.Op{Mech: mech.Type, State: h})
+	return s.StartOp(session.OpDigest, session.Op{Mech: mech.Type, State: h})
 }
 
 // Digest is C_Digest.

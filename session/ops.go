@@ -39,12 +39,14 @@ type Op struct {
 // Op returns the active operation of a kind, or nil. Lock held.
 func (s *Session) Op(k OpKind) *Op { return s.ops[k] }
 
-// StartOp makes op the active operation of its kind. Lock held.
-func (s *Session) StartOp(k OpKind, op *Op) error {
+// StartOp makes op the active operation of its kind. Lock held. The
+// *Op that Op(k) returns is valid until EndOp(k): its slot is reused.
+func (s *Session) StartOp(k OpKind, op Op) error {
 	if s.ops[k] != nil {
 		return CKR_OPERATION_ACTIVE
 	}
-	s.ops[k] = op
+	s.opSlots[k] = op
+	s.ops[k] = &s.opSlots[k]
 	return nil
 }
 
@@ -55,6 +57,7 @@ func (s *Session) EndOp(k OpKind) {
 		if op.Key != nil {
 			op.Key.Release()
 		}
+		*op = Op{} // drops the backend state and the key for the collector
 	}
 }
 

@@ -25,6 +25,9 @@ type Session struct {
 	mu   sync.Mutex
 	find *findState
 	ops  [numOps]*Op
+	// opSlots hold the active operations, so starting one allocates
+	// nothing; ops[k] points into it while kind k is active.
+	opSlots [numOps]Op
 	// GeneratedIV is the IV the token chose for the last FIPS-mode GCM
 	// encryption, until the C layer takes it (Module.TakeGeneratedIV).
 	GeneratedIV []byte
