@@ -38,7 +38,7 @@ symbols: $(SO)
 	echo "symbols: $$n C_* exported, nothing else"; \
 	test "$$n" -eq 92
 
-$(BUILD)/%: tests/harness/%.c tests/harness/harness.h cmd/libcraton/pkcs11.h
+$(BUILD)/%: tests/harness/%.c tests/harness/harness.h tests/harness/allowed.h cmd/libcraton/pkcs11.h
 	@mkdir -p $(BUILD)
 	$(CC) -O1 -g -Wall -Wextra -Werror -I cmd/libcraton -o $@ $< -ldl -lpthread
 
