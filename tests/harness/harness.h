@@ -543,4 +543,39 @@ H_FN void h_prepare_token(CK_FUNCTION_LIST_3_0 *f, const char *label)
 		h_fatal("C_CloseSession: %s", rv_name(rv));
 }
 
+/* ==== Parameter names ======================================================
+ *
+ * Every parameter name of pkcs11.h's function X-macros, by kind: pointers,
+ * lengths and counts, object handles. The harnesses declare a variable for
+ * each, so that "F->C_Name args" compiles for every function.
+ */
+#define PTR_ARGS(X) \
+	X(pApplication) X(pAssociatedData) X(pCiphertext) X(pCiphertextPart) X(pData) X(pDigest) \
+	X(pEncryptedData) X(pEncryptedPart) X(pInfo) X(pInitArgs) X(pInterfaceName) \
+	X(pInterfacesList) X(pLabel) X(pLastEncryptedPart) X(pLastPart) X(pMechanism) \
+	X(pMechanismList) X(pNewPin) X(pOldPin) X(pOperationState) X(pParameter) X(pPart) X(pPin) \
+	X(pPlaintext) X(pPlaintextPart) X(pPrivateKeyTemplate) X(pPublicKeyTemplate) \
+	X(pRandomData) X(pReserved) X(pSeed) X(pSignature) X(pSlot) X(pSlotList) X(pTemplate) \
+	X(pUsername) X(pVersion) X(pWrappedKey) X(phKey) X(phNewObject) X(phObject) \
+	X(phPrivateKey) X(phPublicKey) X(phSession) X(ppFunctionList) X(ppInterface) \
+	X(pulCiphertextLen) X(pulCiphertextPartLen) X(pulCount) X(pulDataLen) X(pulDigestLen) \
+	X(pulEncryptedDataLen) X(pulEncryptedPartLen) X(pulLastEncryptedPartLen) \
+	X(pulLastPartLen) X(pulObjectCount) X(pulOperationStateLen) X(pulPartLen) \
+	X(pulPlaintextLen) X(pulPlaintextPartLen) X(pulSignatureLen) X(pulSize) \
+	X(pulWrappedKeyLen)
+
+/* Lengths and counts. */
+#define LEN_ARGS(X) \
+	X(ulAssociatedDataLen) X(ulAttributeCount) X(ulCiphertextLen) X(ulCiphertextPartLen) \
+	X(ulCount) X(ulDataLen) X(ulEncryptedDataLen) X(ulEncryptedPartLen) X(ulMaxObjectCount) \
+	X(ulNewLen) X(ulOldLen) X(ulOperationStateLen) X(ulParameterLen) X(ulPartLen) \
+	X(ulPinLen) X(ulPlaintextLen) X(ulPlaintextPartLen) X(ulPrivateKeyAttributeCount) \
+	X(ulPublicKeyAttributeCount) X(ulRandomLen) X(ulSeedLen) X(ulSignatureLen) \
+	X(ulUsernameLen) X(ulWrappedKeyLen)
+
+/* Object handles. */
+#define OBJ_ARGS(X) \
+	X(hAuthenticationKey) X(hBaseKey) X(hEncryptionKey) X(hKey) X(hObject) X(hUnwrappingKey) \
+	X(hWrappingKey)
+
 #endif /* CRATON_HARNESS_H */
