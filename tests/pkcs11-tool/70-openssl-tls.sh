@@ -34,50 +34,7 @@ LOGIN=(--login --pin "$USER_PIN")
 LABEL=craton-tls
 MSG_PREFIX="craton tls check"
 
-# ---- background servers: every one is killed on exit -----------------------
-SERVER_PIDS=()
-# own_child PID: PID is still a child of this shell. (Once bash has reaped an
-# exited child, its PID may belong to another process: never signal it.)
-own_child() {
-	[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]
-}
-# stop_child PID: ends PID if it is still this shell's child, reaps it and
-# drops it from SERVER_PIDS.
-stop_child() {
-	local p=$1 q keep=()
-	if own_child "$p"; then kill "$p" 2>/dev/null || true; fi
-	wait "$p" 2>/dev/null || true
-	for q in "${SERVER_PIDS[@]}"; do
-		if [ "$q" != "$p" ]; then keep+=("$q"); fi
-	done
-	SERVER_PIDS=("${keep[@]}")
-}
-_tls_on_exit() {
-	local rc=$? p
-	# lib.sh's handler reads the status from $?; hand it over without set -e
-	# or the ERR trap acting on a non-zero status.
-	trap - ERR
-	set +e
-	for p in "${SERVER_PIDS[@]}"; do stop_child "$p"; done
-	(exit "$rc")
-	_lib_on_exit
-}
-trap _tls_on_exit EXIT
-
-# assert_line NAME LINE: the last output has LINE as a whole line (so that
-# "RSA" does not match "RSA-PSS").
-assert_line() {
-	if grep -q -x -F -e "$2" "$OUT"; then
-		pass "$1"
-	else
-		fail "$1" "no line '$2'"
-		_lib_show_output
-	fi
-}
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# Background servers go in SERVER_PIDS (lib.sh stops them at exit).
 
 # engine_cnf FILE MODULE [PIN]: an openssl.cnf that loads the libp11 engine
 # with MODULE_PATH = MODULE (and the engine's PIN control when PIN is given).

@@ -20,33 +20,8 @@ LOGIN=(--login --pin "$USER_PIN")
 LABEL=gnutls-token
 export GNUTLS_PIN=$USER_PIN
 
-# ---- the one kind of background process: an openssl s_server per TLS case
-SERVER_PIDS=()
-# own_child PID: PID is still a child of this shell. (Once bash has reaped an
-# exited child, its PID may belong to another process: never signal it.)
-own_child() {
-	[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]
-}
-# stop_child PID: ends PID if it is still this shell's child, reaps it and
-# drops it from SERVER_PIDS.
-stop_child() {
-	local p=$1 q keep=()
-	if own_child "$p"; then kill "$p" 2>/dev/null || true; fi
-	wait "$p" 2>/dev/null || true
-	for q in "${SERVER_PIDS[@]}"; do
-		if [ "$q" != "$p" ]; then keep+=("$q"); fi
-	done
-	SERVER_PIDS=("${keep[@]}")
-}
-_gnutls_on_exit() {
-	local rc=$? p
-	trap - ERR
-	set +e
-	for p in "${SERVER_PIDS[@]}"; do stop_child "$p"; done
-	(exit "$rc")
-	_lib_on_exit
-}
-trap _gnutls_on_exit EXIT
+# Background servers (an openssl s_server per TLS case) go in SERVER_PIDS;
+# lib.sh stops them at exit.
 
 pt() {
 	timeout "$P11_TIMEOUT" p11tool --provider "$CRATON_SO" "$@"
@@ -62,20 +37,7 @@ der_pub() {
 	csr) openssl req -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER -out "$3" ;;
 	esac
 }
-# assert_line NAME LINE: the last output has LINE as a whole line (so that
-# "RSA" does not match "RSA-PSS").
-assert_line() {
-	if grep -q -x -F -e "$2" "$OUT"; then
-		pass "$1"
-	else
-		fail "$1" "no line '$2'"
-		_lib_show_output
-	fi
-}
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 echo "# token (pkcs11-tool) and p11tool --list-tokens"
 init_token "$LABEL"

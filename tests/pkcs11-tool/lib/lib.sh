@@ -63,8 +63,37 @@ FAILED=0
 FINISHED=0
 FAILED_NAMES=()
 
+# Servers a script starts in the background (openssl s_server,
+# gnutls-serv): it adds their PIDs to SERVER_PIDS, and they are stopped at
+# exit whatever happens.
+SERVER_PIDS=()
+# own_child PID: PID is still a child of this shell. (Once bash has reaped an
+# exited child, its PID may belong to another process: never signal it.)
+own_child() {
+	[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]
+}
+# stop_child PID: ends PID if it is still this shell's child, reaps it and
+# drops it from SERVER_PIDS.
+stop_child() {
+	local p=$1 q keep=()
+	if own_child "$p"; then kill "$p" 2>/dev/null || true; fi
+	wait "$p" 2>/dev/null || true
+	for q in "${SERVER_PIDS[@]}"; do
+		if [ "$q" != "$p" ]; then keep+=("$q"); fi
+	done
+	SERVER_PIDS=("${keep[@]}")
+}
+# free_port: a TCP port free on the loopback interface now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
 _lib_on_exit() {
-	local rc=$?
+	local rc=$? p
+	# Stopping the servers must not trip set -e or the ERR trap.
+	trap - ERR
+	set +e
+	for p in "${SERVER_PIDS[@]}"; do stop_child "$p"; done
 	if [ "$FINISHED" != 1 ]; then
 		# set -e (or an explicit exit) stopped the script before finish.
 		echo "$TEST_NAME: aborted (status $rc) after $PASSED passed, $FAILED failed" >&2
@@ -182,6 +211,16 @@ assert_contains() {
 	fi
 }
 
+# assert_line NAME LINE: the last output has LINE as a whole line (so that
+# "RSA" does not match "RSA-PSS").
+assert_line() {
+	if grep -q -x -F -e "$2" "$OUT"; then
+		pass "$1"
+	else
+		fail "$1" "no line '$2'"
+		_lib_show_output
+	fi
+}
 assert_not_contains() {
 	if grep -q -F -e "$2" "$OUT"; then
 		fail "$1" "output contains '$2'"
