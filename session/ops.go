@@ -78,9 +78,7 @@ func (s *Session) EndAll() {
 func (t *Table) All() []*Session {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	out := make([]*Session, 0, len(t.m))
-	for _, s := range t.m {
-		out = append(out, s)
-	}
+	var out []*Session
+	t.each(func(s *Session) { out = append(out, s) })
 	return out
 }

@@ -102,14 +102,13 @@ func (s *Session) Cancel(flags uint64) {
 	}
 }
 
-// Table is the process's session table. Changes take mu; Get, which every
-// call on a session makes, reads byHandle without a lock, so threads on
-// their own sessions share no lock here (a read-locked RWMutex still makes
-// every core write one cache line).
+// Table is the process's session table. Changes take mu, and so does
+// Count, for a settled view; Get, which every call on a session makes,
+// reads without a lock, so threads on their own sessions share no lock
+// here (a read-locked RWMutex still makes every core write one cache line).
 type Table struct {
 	mu       sync.RWMutex
-	m        map[uint64]*Session
-	byHandle sync.Map // handle → *Session, the same sessions as m, kept under mu
+	sessions sync.Map // handle → *Session
 }
 
 // lastHandle numbers sessions for the life of the process, across
@@ -118,21 +117,20 @@ type Table struct {
 // (which could be read-only, or logged in differently).
 var lastHandle atomic.Uint64
 
-func NewTable() *Table { return &Table{m: map[uint64]*Session{}} }
+func NewTable() *Table { return &Table{} }
 
 // Open adds a session and returns it.
 func (t *Table) Open(slot uint64, rw bool) *Session {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := &Session{Handle: lastHandle.Add(1), SlotID: slot, RW: rw}
-	t.m[s.Handle] = s
-	t.byHandle.Store(s.Handle, s)
+	t.sessions.Store(s.Handle, s)
 	return s
 }
 
 // Get finds an open session.
 func (t *Table) Get(h uint64) (*Session, error) {
-	s, ok := t.byHandle.Load(h)
+	s, ok := t.sessions.Load(h)
 	if !ok {
 		return nil, CKR_SESSION_HANDLE_INVALID
 	}
@@ -143,13 +141,19 @@ func (t *Table) Get(h uint64) (*Session, error) {
 func (t *Table) Close(h uint64) (*Session, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s, ok := t.m[h]
+	s, ok := t.sessions.LoadAndDelete(h)
 	if !ok {
 		return nil, CKR_SESSION_HANDLE_INVALID
 	}
-	delete(t.m, h)
-	t.byHandle.Delete(h)
-	return s, nil
+	return s.(*Session), nil
+}
+
+// each calls f for every open session. mu held (read-locked at least).
+func (t *Table) each(f func(*Session)) {
+	t.sessions.Range(func(_, v any) bool {
+		f(v.(*Session))
+		return true
+	})
 }
 
 // CloseSlot removes every session of a slot and returns them.
@@ -157,13 +161,12 @@ func (t *Table) CloseSlot(slot uint64) []*Session {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []*Session
-	for h, s := range t.m {
+	t.each(func(s *Session) {
 		if s.SlotID == slot {
 			out = append(out, s)
-			delete(t.m, h)
-			t.byHandle.Delete(h)
+			t.sessions.Delete(s.Handle)
 		}
-	}
+	})
 	return out
 }
 
@@ -171,13 +174,13 @@ func (t *Table) CloseSlot(slot uint64) []*Session {
 func (t *Table) Count(slot uint64) (all, rw int) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	for _, s := range t.m {
+	t.each(func(s *Session) {
 		if s.SlotID == slot {
 			all++
 			if s.RW {
 				rw++
 			}
 		}
-	}
+	})
 	return all, rw
 }
