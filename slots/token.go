@@ -73,10 +73,10 @@ type Token struct {
 	tokenKey   []byte
 	indexKey   []byte
 	generation int64 // of the token row when tokenKey was unwrapped
-	cache      map[int64]*Object
-	// fast mirrors cache for Object's lock-free path, and loginNow mirrors
-	// login; both are written under mu with what they mirror.
-	fast     sync.Map // int64 → *Object
+	// cache holds the decoded token objects (int64 handle → *Object): written
+	// under mu, read without it by Object's lock-free path. loginNow mirrors
+	// login for that path, written under mu with it.
+	cache    sync.Map
 	loginNow atomic.Uint64
 	sessObjs map[uint64]*Object
 	nextSess uint64
@@ -90,7 +90,7 @@ func OpenToken(cfg Config, path string, log *zap.Logger) (*Token, error) {
 	}
 	t := &Token{
 		Config: cfg, store: st, log: log,
-		cache: map[int64]*Object{}, sessObjs: map[uint64]*Object{},
+		sessObjs: map[uint64]*Object{},
 		nextSess: sessionObjectBase,
 	}
 	t.setLogin(NotLoggedIn)
@@ -121,11 +121,11 @@ func (t *Token) forgetKeysLocked() {
 	clear(t.indexKey)
 	t.tokenKey, t.indexKey = nil, nil
 	t.setLogin(NotLoggedIn)
-	t.fast.Clear()
-	for _, o := range t.cache {
-		o.retire()
-	}
-	t.cache = map[int64]*Object{}
+	t.cache.Range(func(h, o any) bool {
+		t.cache.Delete(h)
+		o.(*Object).retire()
+		return true
+	})
 }
 
 // device maps an I/O failure of the store to CKR_DEVICE_ERROR, keeping the cause.

@@ -188,34 +188,34 @@ func (t *Token) fastObject(h int64) *Object {
 	if !ok {
 		return nil
 	}
-	v, found := t.fast.Load(h)
-	if !found {
-		return nil
-	}
-	o := v.(*Object)
-	if o.checked.Load() != c+1 || o.IsPrivate() && t.loginNow.Load() != CKU_USER || !o.tryAcquire() {
+	o := t.cached(h)
+	if o == nil || o.checked.Load() != c+1 || o.IsPrivate() && t.loginNow.Load() != CKU_USER || !o.tryAcquire() {
 		return nil
 	}
 	return o
 }
 
+// cached is the decoded token object h, or nil.
+func (t *Token) cached(h int64) *Object {
+	if v, ok := t.cache.Load(h); ok {
+		return v.(*Object)
+	}
+	return nil
+}
+
 // cachePut makes o the cached version of token object h, retiring the one
 // it replaces. t.mu held.
 func (t *Token) cachePut(h int64, o *Object) {
-	old, had := t.cache[h]
-	t.cache[h] = o
-	t.fast.Store(h, o)
-	if had && old != o {
-		old.retire()
+	old, had := t.cache.Swap(h, o)
+	if had && old.(*Object) != o {
+		old.(*Object).retire()
 	}
 }
 
 // cacheDrop forgets token object h and retires it. t.mu held.
 func (t *Token) cacheDrop(h int64) {
-	if old, ok := t.cache[h]; ok {
-		delete(t.cache, h)
-		t.fast.Delete(h)
-		old.retire()
+	if old, ok := t.cache.LoadAndDelete(h); ok {
+		old.(*Object).retire()
 	}
 }
 
@@ -240,7 +240,7 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 		}
 		version = v
 	}
-	if o, ok := t.cache[h]; ok && o.Version == version {
+	if o := t.cached(h); o != nil && o.Version == version {
 		if !t.visibleLocked(o) {
 			return nil, CKR_OBJECT_HANDLE_INVALID
 		}
