@@ -340,25 +340,32 @@ func (c *ctrCipher) Final() ([]byte, error) { return nil, nil }
 // multi-part call buffers the input until Final; a single-part call needs
 // no buffer. f appends its output to dst when it can (see OneShot).
 type wholeCipher struct {
+	buffered
 	f      func(dst, in []byte) ([]byte, error)
 	size   func(int) int
 	single bool
-	buf    []byte
 }
 
-func (c *wholeCipher) SinglePartOnly() bool { return c.single }
-func (c *wholeCipher) UpdateLen(int) int    { return 0 }
-func (c *wholeCipher) FinalLen() int        { return c.size(len(c.buf)) }
-func (c *wholeCipher) OneShotLen(n int) int { return c.size(n) }
-func (c *wholeCipher) Update(in []byte) ([]byte, error) {
-	c.buf = append(c.buf, in...)
+func (c *wholeCipher) SinglePartOnly() bool                   { return c.single }
+func (c *wholeCipher) FinalLen() int                          { return c.size(len(c.buf)) }
+func (c *wholeCipher) OneShotLen(n int) int                   { return c.size(n) }
+func (c *wholeCipher) Final() ([]byte, error)                 { return c.final(c.f) }
+func (c *wholeCipher) OneShot(dst, in []byte) ([]byte, error) { return c.f(dst, in) }
+
+// buffered is the multi-part side of a cipher that transforms its whole
+// input at once: Update collects (and returns nothing yet), final runs the
+// single-part transform over what was collected and wipes it.
+type buffered struct{ buf []byte }
+
+func (b *buffered) UpdateLen(int) int { return 0 }
+func (b *buffered) Update(in []byte) ([]byte, error) {
+	b.buf = append(b.buf, in...)
 	return nil, nil
 }
-func (c *wholeCipher) Final() ([]byte, error) {
-	defer clear(c.buf)
-	return c.f(nil, c.buf)
+func (b *buffered) final(oneShot func(dst, in []byte) ([]byte, error)) ([]byte, error) {
+	defer clear(b.buf)
+	return oneShot(nil, b.buf)
 }
-func (c *wholeCipher) OneShot(dst, in []byte) ([]byte, error) { return c.f(dst, in) }
 
 // newGCM starts AES-GCM. In FIPS mode the module generates the IV
 // (cipher.NewGCMWithRandomNonce): a caller's IV is not approved, so the
@@ -415,11 +422,10 @@ type gcmCipher struct {
 	// drawn holds it for the caller.
 	random bool
 	drawn  []byte
-	buf    []byte
+	buffered
 }
 
 func (c *gcmCipher) SinglePartOnly() bool { return false }
-func (c *gcmCipher) UpdateLen(int) int    { return 0 }
 func (c *gcmCipher) FinalLen() int        { return c.OneShotLen(len(c.buf)) }
 func (c *gcmCipher) OneShotLen(n int) int {
 	if c.encrypt {
@@ -427,14 +433,7 @@ func (c *gcmCipher) OneShotLen(n int) int {
 	}
 	return max(n-c.tag, 0)
 }
-func (c *gcmCipher) Update(in []byte) ([]byte, error) {
-	c.buf = append(c.buf, in...)
-	return nil, nil
-}
-func (c *gcmCipher) Final() ([]byte, error) {
-	defer clear(c.buf)
-	return c.OneShot(nil, c.buf)
-}
+func (c *gcmCipher) Final() ([]byte, error) { return c.final(c.OneShot) }
 
 func (c *gcmCipher) OneShot(dst, in []byte) ([]byte, error) {
 	if c.encrypt {
