@@ -1179,6 +1179,29 @@ static CK_RV op_session(Th *t, const Workload *w)
 	return t->m->f->C_CloseSession(h);
 }
 
+/* One call that does next to nothing: the floor under every operation, which
+ * takes at least two calls (init + the operation). For Craton it is one C-to-Go
+ * call and a session lookup. */
+static CK_RV op_session_info(Th *t, const Workload *w)
+{
+	CK_SESSION_INFO info;
+	(void)w;
+	return t->m->f->C_GetSessionInfo(t->s, &info);
+}
+
+static const char *chk_session_info(Mod *m, const Workload *w)
+{
+	Th t = check_th(m);
+	CK_SESSION_INFO info;
+	CK_RV rv = m->f->C_GetSessionInfo(t.s, &info);
+	(void)w;
+	if (rv != CKR_OK)
+		return FAIL("err:%s", rvname(rv));
+	if (info.slotID != m->slot || !(info.flags & CKF_SERIAL_SESSION))
+		return FAIL("err:session-info-slot-%lu-flags-%lx", (unsigned long)info.slotID, (unsigned long)info.flags);
+	return NULL;
+}
+
 static const char *chk_session(Mod *m, const Workload *w)
 {
 	Th t = check_th(m);
@@ -1283,6 +1306,7 @@ static void init_workloads(long small, long large)
 	snprintf(n, sizeof n, "find-label-%s", count_name(large, c, sizeof c));
 	add_wl(n, S_LARGE, 0, 0, chk_find, op_find);
 	add_wl("session-open-close", S_MAIN, 0, 0, chk_session, op_session);
+	add_wl("session-info", S_MAIN, 0, 0, chk_session_info, op_session_info);
 	snprintf(n, sizeof n, "initialize-%s", count_name(large, c, sizeof c));
 	add_wl(n, S_INITLARGE, 1, 0, chk_init, op_init);
 	snprintf(n, sizeof n, "initialize-find-%s", count_name(large, c, sizeof c));
