@@ -125,18 +125,21 @@ func hmacSlot(h crypto.Hash) int {
 	return 3
 }
 
-// hmac takes a keyed HMAC state for hash h (made by hf); putHMAC gives it
-// back.
-func (k *Key) hmac(h crypto.Hash, hf func() hash.Hash) hash.Hash {
-	if m, ok := k.hmacs[hmacSlot(h)].Get().(hash.Hash); ok {
-		return m
+// hmacOp takes an HMAC operation for hash h (made by hf) on a keyed state,
+// from the key's pool: the state and the operation around it are made once
+// and reused, so an HMAC costs no allocation. The operation gives itself
+// back when it ends (hmacOp.release).
+func (k *Key) hmacOp(h crypto.Hash, hf func() hash.Hash) *hmacOp {
+	if op, ok := k.hmacs[hmacSlot(h)].Get().(*hmacOp); ok {
+		return op
 	}
-	return hmac.New(hf, k.Attrs[CKA_VALUE])
+	m := hmac.New(hf, k.Attrs[CKA_VALUE])
+	return &hmacOp{key: k, hash: h, h: m, n: m.Size()}
 }
 
-func (k *Key) putHMAC(h crypto.Hash, m hash.Hash) {
-	m.Reset()
-	k.hmacs[hmacSlot(h)].Put(m)
+func (k *Key) putHMAC(op *hmacOp) {
+	op.h.Reset()
+	k.hmacs[hmacSlot(op.hash)].Put(op)
 }
 
 // Wipe clears what Go lets it reach of the parsed private forms (big

@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/hex"
 	"fmt"
 	"math/big"
 	"slices"
@@ -223,5 +224,64 @@ func TestPrefixedNonceGCM(t *testing.T) {
 	}
 	if _, err := byHand.Open(nil, nil, a[:5], aad); err == nil {
 		t.Fatal("a record shorter than its nonce opened")
+	}
+}
+
+// TestPooledHMAC: HMAC operations come from the key's pool and go back to it
+// when they end, so what one returned must never change when the next one
+// (the same pooled state) runs; SignInto writes into a buffer with room, and
+// makes its own slice for one without; Verify after a pooled Sign agrees.
+func TestPooledHMAC(t *testing.T) {
+	b := NewDefault(Options{})
+	key := NewKey(CKK_GENERIC_SECRET, Attrs{CKA_VALUE: bytes.Repeat([]byte{0x0b}, 20)})
+	want := func(msg string) []byte {
+		m := hmac.New(sha256.New, bytes.Repeat([]byte{0x0b}, 20))
+		m.Write([]byte(msg))
+		return m.Sum(nil)
+	}
+	sign := func(msg string, dst []byte) []byte {
+		t.Helper()
+		s, err := b.KeySigner(Mechanism{Type: CKM_SHA256_HMAC}, key)
+		must(t, err)
+		must(t, s.Update([]byte(msg)))
+		var mac []byte
+		if dst == nil {
+			mac, err = s.Sign()
+		} else {
+			mac, err = s.(SignerInto).SignInto(dst)
+		}
+		must(t, err)
+		return mac
+	}
+	first := sign("Hi There", nil) // RFC 4231 test case 1
+	if hex.EncodeToString(first) != "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" {
+		t.Fatalf("RFC 4231 case 1: %x", first)
+	}
+	kept := bytes.Clone(first)
+	for i := range 50 {
+		msg := fmt.Sprintf("message %d", i)
+		if got := sign(msg, nil); !bytes.Equal(got, want(msg)) {
+			t.Fatalf("pooled Sign %d: %x, want %x", i, got, want(msg))
+		}
+	}
+	if !bytes.Equal(first, kept) {
+		t.Fatal("a pooled operation wrote over the MAC an earlier one returned")
+	}
+	dst := make([]byte, 64)
+	got := sign("into", dst)
+	if !bytes.Equal(got, want("into")) || &got[0] != &dst[0] {
+		t.Fatalf("SignInto with room: %x (in dst: %v), want %x", got, &got[0] == &dst[0], want("into"))
+	}
+	small := make([]byte, 8)
+	got = sign("small", small)
+	if !bytes.Equal(got, want("small")) || !bytes.Equal(small, make([]byte, 8)) {
+		t.Fatalf("SignInto without room: %x, buffer now %x", got, small)
+	}
+	v, err := b.KeyVerifier(Mechanism{Type: CKM_SHA256_HMAC}, key)
+	must(t, err)
+	must(t, v.Update([]byte("into")))
+	must(t, v.Verify(want("into")))
+	if key.hmacs[1].Get() == nil {
+		t.Fatal("an ended HMAC operation did not go back to the key's pool")
 	}
 }

@@ -90,7 +90,6 @@ func (b *Backend) newSignCore(mech Mechanism, key *Key, sign bool) (signVerifier
 	if err := b.Check(mech.Type, op, keyType); err != nil {
 		return nil, err
 	}
-	c := &signCore{}
 	var hf func() hash.Hash
 	var ch crypto.Hash
 	if hm, ok := hashedMechs[mech.Type]; ok {
@@ -99,12 +98,17 @@ func (b *Backend) newSignCore(mech Mechanism, key *Key, sign bool) (signVerifier
 			return nil, ErrMechanismInvalid
 		}
 	}
+	// The signCore is made in the branches that use it: HMAC, the most
+	// frequent small operation, has its own type.
 	switch keyType {
 	case CKK_RSA:
+		c := &signCore{}
 		return c, b.rsaSign(c, mech, key, sign, ch, hf)
 	case CKK_EC:
+		c := &signCore{}
 		return c, b.ecdsaSign(c, mech, key, sign, hf)
 	case CKK_EC_EDWARDS:
+		c := &signCore{}
 		return c, edSign(c, mech, key, sign)
 	default:
 		if hf == nil {
@@ -117,19 +121,26 @@ func (b *Backend) newSignCore(mech Mechanism, key *Key, sign bool) (signVerifier
 		if len(mech.Param) != 0 {
 			return nil, paramErr("HMAC takes no parameter")
 		}
-		h := key.hmac(ch, hf)
-		return &hmacOp{key: key, hash: ch, h: h, n: h.Size()}, nil
+		return key.hmacOp(ch, hf), nil
 	}
 }
 
-// hmacOp is an HMAC signature or verification on a pooled keyed state,
-// given back when the operation ends.
+// hmacOp is an HMAC signature or verification on a keyed state; both come
+// from the key's pool and go back to it when the operation ends (Sign,
+// SignInto or Verify). What it returns never aliases it: once given back,
+// another operation may use it.
 type hmacOp struct {
 	key  *Key
 	hash crypto.Hash
 	h    hash.Hash
 	n    int
-	sum  [64]byte
+}
+
+// SignerInto is a Signer that writes its signature into dst when dst has
+// room for it, so that it reaches the caller's buffer without an
+// intermediate slice; otherwise it is Sign.
+type SignerInto interface {
+	SignInto(dst []byte) ([]byte, error)
 }
 
 func (c *hmacOp) Len() int { return c.n }
@@ -138,7 +149,13 @@ func (c *hmacOp) Update(in []byte) error {
 	return nil
 }
 func (c *hmacOp) Sign() ([]byte, error) {
-	mac := c.h.Sum(c.sum[:0]) // the operation's own buffer: no allocation
+	return c.SignInto(nil)
+}
+func (c *hmacOp) SignInto(dst []byte) ([]byte, error) {
+	if cap(dst) < c.n {
+		dst = make([]byte, 0, c.n)
+	}
+	mac := c.h.Sum(dst[:0])
 	c.release()
 	return mac, nil
 }
@@ -154,10 +171,7 @@ func (c *hmacOp) Verify(sig []byte) error {
 	}
 	return nil
 }
-func (c *hmacOp) release() {
-	c.key.putHMAC(c.hash, c.h)
-	c.h = nil
-}
+func (c *hmacOp) release() { c.key.putHMAC(c) }
 
 // NewSigner starts a signing operation with a key used once.
 func (b *Backend) NewSigner(mech Mechanism, keyType uint64, key Attrs) (Signer, error) {

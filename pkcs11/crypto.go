@@ -402,6 +402,13 @@ func (c *opCall) authorised() error {
 
 // Sign is C_Sign.
 func (m *Module) Sign(sh uint64, in []byte, outCap int64) ([]byte, uint64, error) {
+	return m.SignInto(sh, in, outCap, nil)
+}
+
+// SignInto is Sign writing the signature into dst when the mechanism can
+// (HMAC) and dst has room: the caller's buffer, in place of a slice it
+// copies from. The result may be dst's memory or another slice.
+func (m *Module) SignInto(sh uint64, in []byte, outCap int64, dst []byte) ([]byte, uint64, error) {
 	c, err := m.opCall(sh, session.OpSign)
 	if err != nil {
 		return nil, 0, err
@@ -420,7 +427,12 @@ func (m *Module) Sign(sh uint64, in []byte, outCap int64) ([]byte, uint64, error
 	if err := sg.Update(in); err != nil {
 		return nil, 0, c.fail("C_Sign", err)
 	}
-	sig, err := sg.Sign()
+	var sig []byte
+	if si, ok := sg.(backend.SignerInto); ok && dst != nil {
+		sig, err = si.SignInto(dst)
+	} else {
+		sig, err = sg.Sign()
+	}
 	if err != nil {
 		return nil, 0, c.fail("C_Sign", err)
 	}

@@ -35,9 +35,9 @@ func inOut(fn string, f func(uint64, []byte, int64) ([]byte, uint64, error), hSe
 		func(h uint64, in []byte, capacity int64, _ []byte) ([]byte, uint64, error) { return f(h, in, capacity) })
 }
 
-// inOutInto is inOut for C_Encrypt and C_Decrypt, whose core writes into
-// the caller's buffer: bulk data is read and written in place, never
-// copied. Buffers that overlap (in-place encryption) get the input copied
+// inOutInto is inOut for C_Encrypt, C_Decrypt and C_Sign, whose core writes
+// into the caller's buffer: bulk data is read and written in place, never
+// copied (C_Sign: an HMAC goes straight into the caller's buffer). Buffers that overlap (in-place encryption) get the input copied
 // first. dst is bounded by what any mechanism can return for the input, so
 // an absurd *pulOutLen makes no absurd slice.
 func inOutInto(fn string, f func(uint64, []byte, int64, []byte) ([]byte, uint64, error), hSession C.CK_SESSION_HANDLE, pIn C.CK_BYTE_PTR, ulInLen C.CK_ULONG, pOut C.CK_BYTE_PTR, pulOutLen C.CK_ULONG_PTR) C.CK_RV {
@@ -195,7 +195,7 @@ func goSignInit(hSession C.CK_SESSION_HANDLE, pMechanism C.CK_MECHANISM_PTR, hKe
 
 //export goSign
 func goSign(hSession C.CK_SESSION_HANDLE, pData C.CK_BYTE_PTR, ulDataLen C.CK_ULONG, pSignature C.CK_BYTE_PTR, pulSignatureLen C.CK_ULONG_PTR) C.CK_RV {
-	return inOut("C_Sign", mod.Sign, hSession, pData, ulDataLen, pSignature, pulSignatureLen)
+	return inOutInto("C_Sign", mod.SignInto, hSession, pData, ulDataLen, pSignature, pulSignatureLen)
 }
 
 //export goSignUpdate
