@@ -54,10 +54,14 @@ func (b *Backend) NewCipher(mech Mechanism, keyType uint64, key Attrs, purpose u
 	return b.KeyCipher(mech, NewKey(keyType, key), purpose, nil)
 }
 
-// Budget is asked, just before each AES-GCM encryption runs, whether the
-// key may encrypt once more (the NIST SP 800-38D cap, kept by gcmjournal).
-// An error refuses the encryption; nil lets it proceed and counts it.
-type Budget func() error
+// Budget is asked, just before each AES-GCM encryption runs, whether key k
+// may encrypt once more (the NIST SP 800-38D cap, kept by gcmjournal). An
+// error refuses the encryption; nil lets it proceed and counts it. The
+// token passes one Budget for every key, so an operation makes nothing for
+// it.
+type Budget interface {
+	Spend(k *Key) error
+}
 
 // KeyCipher starts an encryption or decryption with mech on key k, for
 // purpose, with a GCM encryption budget (nil: none). A length query never
@@ -381,7 +385,8 @@ func (b *Backend) newGCM(mech Mechanism, k *Key, blk cipher.Block, encrypt bool,
 	if p.TagBits%8 != 0 || p.TagBits < 96 || p.TagBits > 128 {
 		return nil, paramErr("GCM tag must be 96 to 128 bits, in bytes")
 	}
-	c := &gcmCipher{tag: int(p.TagBits / 8), encrypt: encrypt, budget: budget, random: b.fips}
+	c := k.gcmOp()
+	c.key, c.tag, c.encrypt, c.budget, c.random = k, int(p.TagBits/8), encrypt, budget, b.fips
 	switch {
 	case b.fips && (len(p.IV) != 12 || c.tag != 16):
 		return nil, paramErr("FIPS mode: GCM takes a 12-byte IV buffer and a 128-bit tag")
@@ -411,6 +416,7 @@ func (b *Backend) newGCM(mech Mechanism, k *Key, blk cipher.Block, encrypt bool,
 // gcmCipher is one AES-GCM operation: single-part straight from the
 // caller's buffers, or multi-part buffered until Final.
 type gcmCipher struct {
+	key     *Key // what the budget counts
 	g       cipher.AEAD
 	iv      []byte // the caller's IV (in ivBuf when it fits)
 	ivBuf   [16]byte
@@ -423,6 +429,15 @@ type gcmCipher struct {
 	random bool
 	drawn  []byte
 	buffered
+}
+
+// Release gives the operation back to its key's pool, emptied: the caller
+// calls it once a single-part operation has ended and it uses neither the
+// operation nor its GeneratedIV (a slice of its own) any more.
+func (c *gcmCipher) Release() {
+	k := c.key
+	*c = gcmCipher{}
+	k.gcmOps.Put(c)
 }
 
 func (c *gcmCipher) SinglePartOnly() bool { return false }
@@ -438,7 +453,7 @@ func (c *gcmCipher) Final() ([]byte, error) { return c.final(c.OneShot) }
 func (c *gcmCipher) OneShot(dst, in []byte) ([]byte, error) {
 	if c.encrypt {
 		if c.budget != nil {
-			if err := c.budget(); err != nil {
+			if err := c.budget.Spend(c.key); err != nil {
 				return nil, err
 			}
 		}
@@ -465,6 +480,13 @@ func (c *gcmCipher) OneShot(dst, in []byte) ([]byte, error) {
 		return nil, Errorf(CKR_ENCRYPTED_DATA_INVALID, "GCM tag mismatch")
 	}
 	return pt, nil
+}
+
+// Releaser is implemented by operations that go back to a pool when they
+// end (AES-GCM): a caller that is done with one calls Release, and never
+// touches it again. One never released is left to the garbage collector.
+type Releaser interface {
+	Release()
 }
 
 // IVSource is implemented by ciphers whose IV the token may generate.

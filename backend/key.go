@@ -44,6 +44,10 @@ type Key struct {
 	// a returned state is Reset, which restores the keyed inner state
 	// without recomputing it.
 	hmacs [4]sync.Pool
+
+	// gcmOps pools emptied AES-GCM operations (gcmCipher.Release): nothing
+	// keyed, only the memory, so that an encryption allocates none.
+	gcmOps sync.Pool
 }
 
 // NewKey wraps a key's attributes for the operation constructors.
@@ -123,6 +127,14 @@ func hmacSlot(h crypto.Hash) int {
 		return 2
 	}
 	return 3
+}
+
+// gcmOp takes an empty AES-GCM operation from the key's pool, or makes one.
+func (k *Key) gcmOp() *gcmCipher {
+	if c, ok := k.gcmOps.Get().(*gcmCipher); ok {
+		return c
+	}
+	return new(gcmCipher)
 }
 
 // hmacOp takes an HMAC operation for hash h (made by hf) on a keyed state,

@@ -207,6 +207,9 @@ func (m *Module) cipherOneShot(fn string, sh uint64, kind session.OpKind, in []b
 	}
 	c.keepIV(ci)
 	c.end()
+	if r, ok := ci.(backend.Releaser); ok {
+		r.Release() // ended, and out is the caller's dst or a slice of its own
+	}
 	return out, uint64(len(out)), nil
 }
 
@@ -248,6 +251,9 @@ func (m *Module) cipherFinal(fn string, sh uint64, kind session.OpKind, outCap i
 	}
 	c.keepIV(ci)
 	c.end()
+	if r, ok := ci.(backend.Releaser); ok {
+		r.Release() // ended, and out is the caller's dst or a slice of its own
+	}
 	return out, uint64(len(out)), nil
 }
 
@@ -527,5 +533,5 @@ func (st *state) budgetFor(mech ck.Mechanism, o *slots.Object) backend.Budget {
 	if mech.Type != ck.CKM_AES_GCM {
 		return nil
 	}
-	return st.gcmBudget(o)
+	return st
 }

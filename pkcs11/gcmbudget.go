@@ -53,44 +53,47 @@ func openJournal(cfg *config.Config, given *gcmjournal.Journal, log *zap.Logger)
 // failed (a journal directory that was missing or unwritable at
 // C_Initialize can be fixed without a restart).
 func (st *state) gcmJournal() (*gcmjournal.Journal, error) {
+	if j := st.journal.Load(); j != nil {
+		return j, nil // every encryption passes here: no lock once it is open
+	}
 	st.journalMu.Lock()
 	defer st.journalMu.Unlock()
-	if st.journal == nil {
-		j, err := openJournal(st.cfg, st.givenJournal, st.log)
-		if err != nil {
-			return nil, err
-		}
-		st.journal = j
+	if j := st.journal.Load(); j != nil {
+		return j, nil
 	}
-	return st.journal, nil
+	j, err := openJournal(st.cfg, st.givenJournal, st.log)
+	if err != nil {
+		return nil, err
+	}
+	st.journal.Store(j)
+	return j, nil
 }
 
-// gcmBudget is the budget of key o: each call reserves one encryption.
-func (st *state) gcmBudget(o *slots.Object) backend.Budget {
-	fp := gcmjournal.Fingerprint(o.Key().Fingerprint())
-	// The budget runs while the operation holds o, so o can name itself
-	// in a log line then; most encryptions never need the name.
-	return func() error {
-		j, err := st.gcmJournal()
-		if err != nil {
-			st.log.Error("AES-GCM encryption refused: the GCM journal cannot be opened", zap.String("key", keyName(o)), zap.Error(err))
-			return ck.Errorf(ck.CKR_DEVICE_ERROR, "GCM journal: %v", err)
-		}
-		err = j.Reserve(fp)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, gcmjournal.ErrExhausted):
-			st.log.Error("AES-GCM key reached its encryption limit; it can still decrypt, never encrypt again",
-				zap.String("key", keyName(o)), zap.Uint64("max_encryptions", j.Max()))
-			return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM encryption limit reached")
-		case errors.Is(err, gcmjournal.ErrPoisoned):
-			st.log.Error("AES-GCM key refused: the GCM journal that counts it was found damaged",
-				zap.String("key", keyName(o)), zap.String("journal", j.Path()))
-			return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM journal damaged")
-		}
+// Spend is the token's GCM budget (backend.Budget): it reserves one
+// encryption of key k in the journal. The state itself is the budget, so
+// starting an encryption makes nothing; k names itself in a log line
+// (label or unique ID, from the attributes it was made from) only when the
+// encryption is refused.
+func (st *state) Spend(k *backend.Key) error {
+	j, err := st.gcmJournal()
+	if err != nil {
+		st.log.Error("AES-GCM encryption refused: the GCM journal cannot be opened", zap.String("key", keyName(k.Attrs)), zap.Error(err))
 		return ck.Errorf(ck.CKR_DEVICE_ERROR, "GCM journal: %v", err)
 	}
+	err = j.Reserve(gcmjournal.Fingerprint(k.Fingerprint()))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gcmjournal.ErrExhausted):
+		st.log.Error("AES-GCM key reached its encryption limit; it can still decrypt, never encrypt again",
+			zap.String("key", keyName(k.Attrs)), zap.Uint64("max_encryptions", j.Max()))
+		return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM encryption limit reached")
+	case errors.Is(err, gcmjournal.ErrPoisoned):
+		st.log.Error("AES-GCM key refused: the GCM journal that counts it was found damaged",
+			zap.String("key", keyName(k.Attrs)), zap.String("journal", j.Path()))
+		return ck.Errorf(ck.CKR_KEY_FUNCTION_NOT_PERMITTED, "GCM journal damaged")
+	}
+	return ck.Errorf(ck.CKR_DEVICE_ERROR, "GCM journal: %v", err)
 }
 
 // gcmRemaining answers CKA_CRATON_GCM_REMAINING for an AES key.
@@ -111,9 +114,9 @@ func (st *state) gcmRemaining(o *slots.Object) ([]byte, bool) {
 
 // keyName names a key in log lines: its label, else its unique ID. Never
 // its value.
-func keyName(o *slots.Object) string {
-	if l := o.Attrs[ck.CKA_LABEL]; len(l) > 0 {
+func keyName(attrs map[uint64][]byte) string {
+	if l := attrs[ck.CKA_LABEL]; len(l) > 0 {
 		return string(l)
 	}
-	return "unique-id:" + o.UniqueID()
+	return "unique-id:" + string(attrs[ck.CKA_UNIQUE_ID])
 }

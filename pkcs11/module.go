@@ -63,8 +63,8 @@ type state struct {
 	sessions *session.Table
 	backend  *backend.Backend
 
-	journalMu    sync.Mutex
-	journal      *gcmjournal.Journal // nil until it opens
+	journalMu    sync.Mutex                         // serialises opening the journal
+	journal      atomic.Pointer[gcmjournal.Journal] // nil until it opens; read without journalMu
 	givenJournal *gcmjournal.Journal // Options.Journal
 }
 
