@@ -65,7 +65,7 @@ type state struct {
 
 	journalMu    sync.Mutex                         // serialises opening the journal
 	journal      atomic.Pointer[gcmjournal.Journal] // nil until it opens; read without journalMu
-	givenJournal *gcmjournal.Journal // Options.Journal
+	givenJournal *gcmjournal.Journal                // Options.Journal
 }
 
 // New returns an uninitialised Module.
