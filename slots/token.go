@@ -54,30 +54,30 @@ type Config struct {
 //
 // Lock order: callers may hold a session's lock when they call into a Token;
 // a Token never calls out while holding mu. Token.mu guards every field below
-// it. It is held for reading only where nothing changes and the store is
-// not asked (LoginState, and Object for a session object or for a cached
-// token object that the store's change counter vouches for), so operations
-// starting in parallel do not queue on one another. Every change, and every
-// store query made to fill or confirm the cache, holds it for writing. A
-// reference to an object is taken under mu, in either mode, and objects are
-// retired only under mu held for writing, so no reference appears after the
-// retire. PBKDF2 runs outside mu so a slow login does not stall other
-// sessions.
+// it (login is written under it and read without it). It is held for
+// reading only where nothing changes and the store is not asked (Object for
+// a session object or for a cached token object that the store's change
+// counter vouches for), so operations starting in parallel do not queue on
+// one another. Every change, and every store query made to fill or confirm
+// the cache, holds it for writing. A reference to an object is taken under
+// mu, in either mode, and objects are retired only under mu held for
+// writing, so no reference appears after the retire. PBKDF2 runs outside mu
+// so a slow login does not stall other sessions.
 type Token struct {
 	Config
 	store *Store
 	log   *zap.Logger
 
 	mu         sync.RWMutex
-	login      uint64
 	tokenKey   []byte
 	indexKey   []byte
 	generation int64 // of the token row when tokenKey was unwrapped
 	// cache holds the decoded token objects (int64 handle → *Object): written
-	// under mu, read without it by Object's lock-free path. loginNow mirrors
-	// login for that path, written under mu with it.
+	// under mu, read without it by Object's lock-free path. login is the
+	// login state (CKU_SO, CKU_USER or NotLoggedIn): written under mu, read
+	// with or without it.
 	cache    sync.Map
-	loginNow atomic.Uint64
+	login    atomic.Uint64
 	sessObjs map[uint64]*Object
 	nextSess uint64
 }
@@ -93,15 +93,8 @@ func OpenToken(cfg Config, path string, log *zap.Logger) (*Token, error) {
 		sessObjs: map[uint64]*Object{},
 		nextSess: sessionObjectBase,
 	}
-	t.setLogin(NotLoggedIn)
+	t.login.Store(NotLoggedIn)
 	return t, nil
-}
-
-// setLogin records the login state, for the locked paths and the lock-free
-// object lookup. t.mu held (or t not yet shared).
-func (t *Token) setLogin(v uint64) {
-	t.login = v
-	t.loginNow.Store(v)
 }
 
 // Close wipes key material and closes the store.
@@ -120,7 +113,7 @@ func (t *Token) forgetKeysLocked() {
 	clear(t.tokenKey)
 	clear(t.indexKey)
 	t.tokenKey, t.indexKey = nil, nil
-	t.setLogin(NotLoggedIn)
+	t.login.Store(NotLoggedIn)
 	t.cache.Range(func(h, o any) bool {
 		t.cache.Delete(h)
 		o.(*Object).retire()
@@ -181,12 +174,12 @@ func (t *Token) pinFlags(failures int, low, final, locked uint64) uint64 {
 	return 0
 }
 
-// LoginState is CKU_SO, CKU_USER or NotLoggedIn. It reads the atomic
-// mirror, not under mu: C_GetSessionInfo and every session check ask it,
-// and a read lock shared by every thread costs more than the answer (two
-// threads asking it did not get 1.1x one thread's calls through).
+// LoginState is CKU_SO, CKU_USER or NotLoggedIn. It takes no lock:
+// C_GetSessionInfo and every session check ask it, and a read lock shared
+// by every thread costs more than the answer (two threads asking it did not
+// get 1.1x one thread's calls through).
 func (t *Token) LoginState() uint64 {
-	return t.loginNow.Load()
+	return t.login.Load()
 }
 
 func checkPINLen(pin []byte) error {
@@ -306,15 +299,15 @@ func (t *Token) Login(userType uint64, pin []byte) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.login != NotLoggedIn {
+	if t.login.Load() != NotLoggedIn {
 		clear(key)
-		if t.login == userType {
+		if t.login.Load() == userType {
 			return CKR_USER_ALREADY_LOGGED_IN
 		}
 		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN
 	}
 	t.tokenKey, t.indexKey, t.generation = key, backend.IndexKey(key), rec.Generation
-	t.setLogin(userType)
+	t.login.Store(userType)
 	return nil
 }
 
@@ -322,7 +315,7 @@ func (t *Token) Login(userType uint64, pin []byte) error {
 func (t *Token) Logout() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.login == NotLoggedIn {
+	if t.login.Load() == NotLoggedIn {
 		return CKR_USER_NOT_LOGGED_IN
 	}
 	t.forgetKeysLocked()
@@ -335,7 +328,7 @@ func (t *Token) InitPIN(pin []byte) error {
 		return err
 	}
 	t.mu.Lock()
-	if t.login != CKU_SO {
+	if t.login.Load() != CKU_SO {
 		t.mu.Unlock()
 		return CKR_USER_NOT_LOGGED_IN
 	}

@@ -149,7 +149,7 @@ func (t *Token) AddObject(o *Object, owner uint64) (uint64, error) {
 // visibleLocked applies the private-object rule: a private object exists
 // only for a process logged in as the user.
 func (t *Token) visibleLocked(o *Object) bool {
-	return !o.IsPrivate() || t.login == CKU_USER
+	return !o.IsPrivate() || t.login.Load() == CKU_USER
 }
 
 // Object returns the current version of object h, or
@@ -189,7 +189,7 @@ func (t *Token) fastObject(h int64) *Object {
 		return nil
 	}
 	o := t.cached(h)
-	if o == nil || o.checked.Load() != c+1 || o.IsPrivate() && t.loginNow.Load() != CKU_USER || !o.tryAcquire() {
+	if o == nil || o.checked.Load() != c+1 || o.IsPrivate() && t.login.Load() != CKU_USER || !o.tryAcquire() {
 		return nil
 	}
 	return o
@@ -256,7 +256,7 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 	} else if err != nil {
 		return nil, device(err)
 	}
-	if r.Private && t.login != CKU_USER {
+	if r.Private && t.login.Load() != CKU_USER {
 		return nil, CKR_OBJECT_HANDLE_INVALID
 	}
 	o, err := t.decodeLocked(r)
@@ -377,7 +377,7 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 	}
 	t.staleLocked()
 	scopes := []bool{false}
-	if t.login == CKU_USER {
+	if t.login.Load() == CKU_USER {
 		scopes = append(scopes, true)
 	}
 	for _, private := range scopes {
