@@ -228,9 +228,6 @@ func (c *blockCipher) OneShot(dst, in []byte) ([]byte, error) {
 			}
 			return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "ciphertext is not a whole number of AES blocks")
 		}
-		if c.pad && full == 0 {
-			return nil, Errorf(CKR_ENCRYPTED_DATA_LEN_RANGE, "CBC-PAD ciphertext is empty")
-		}
 	}
 	out := grow(dst, c.OneShotLen(len(in)))
 	c.mode.CryptBlocks(out[:full], in[:full])

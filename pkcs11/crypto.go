@@ -205,11 +205,7 @@ func (m *Module) cipherOneShot(fn string, sh uint64, kind session.OpKind, in []b
 	if err != nil {
 		return nil, 0, c.fail(fn, err)
 	}
-	c.keepIV(ci)
-	c.end()
-	if r, ok := ci.(backend.Releaser); ok {
-		r.Release() // ended, and out is the caller's dst or a slice of its own
-	}
+	c.endCipher(ci)
 	return out, uint64(len(out)), nil
 }
 
@@ -249,19 +245,22 @@ func (m *Module) cipherFinal(fn string, sh uint64, kind session.OpKind, outCap i
 	if err != nil {
 		return nil, 0, c.fail(fn, err)
 	}
-	c.keepIV(ci)
-	c.end()
-	if r, ok := ci.(backend.Releaser); ok {
-		r.Release() // ended, and out is the caller's dst or a slice of its own
-	}
+	c.endCipher(ci)
 	return out, uint64(len(out)), nil
 }
 
-// keepIV records an IV the token generated (FIPS-mode GCM) for the C layer
-// to write back into the caller's CK_GCM_PARAMS.pIv.
-func (c *opCall) keepIV(ci backend.Cipher) {
+// endCipher ends a cipher operation that completed: it records an IV the
+// token generated (FIPS-mode GCM) for the C layer to write back into the
+// caller's CK_GCM_PARAMS.pIv, ends the operation, and gives a pooled
+// operation back. The output the caller returns is the caller's buffer or a
+// slice of its own, never the operation's memory.
+func (c *opCall) endCipher(ci backend.Cipher) {
 	if src, ok := ci.(backend.IVSource); ok {
 		c.s.GeneratedIV = src.GeneratedIV()
+	}
+	c.end()
+	if r, ok := ci.(backend.Releaser); ok {
+		r.Release()
 	}
 }
 
