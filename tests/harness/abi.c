@@ -1312,6 +1312,28 @@ typedef struct {
 	CK_BYTE cb[16];
 } ABI_CTR_PARAMS;
 
+/* One single-part C_Encrypt or C_Decrypt (init and op) of src[0..n) with the
+ * input copied to buf + 64 and the output at buf + 64 + shift: the same
+ * buffer (shift 0) or overlapping it from either side. *out and *nout give
+ * where the result went and its length. */
+static CK_RV at_shift(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDLE key, CK_C_EncryptInit init,
+                      CK_C_Encrypt op, const CK_BYTE *src, CK_ULONG n, long shift, CK_BYTE *buf, size_t size,
+                      CK_BYTE **out, CK_ULONG *nout)
+{
+	CK_BYTE *in = buf + 64;
+	CK_RV rv;
+	*out = in + shift;
+	*nout = size - 64 - 8 - 64;
+	memmove(in, src, n);
+	h_calls++;
+	rv = init(s, m, key);
+	if (rv == CKR_OK) {
+		h_calls++;
+		rv = op(s, in, n, *out, nout);
+	}
+	return rv;
+}
+
 static void check_in_place(CK_SESSION_HANDLE s)
 {
 	CK_ULONG len32 = 32;
@@ -1350,23 +1372,16 @@ static void check_in_place(CK_SESSION_HANDLE s)
 			if (!expect_rv("C_Encrypt", "separate buffers", rv, CKR_OK))
 				continue;
 			for (size_t k = 0; k < sizeof shifts / sizeof shifts[0]; k++) {
-				/* The input at base, the output at base + shift. */
-				CK_BYTE *in = buf + 64, *out = buf + 64 + shifts[k];
-				CK_ULONG nout = sizeof buf - 64 - 8 - 64;
-				memcpy(in, msg, n);
-				rv = CK(EncryptInit, s, &mechs[m].m, key);
-				if (rv == CKR_OK)
-					rv = CK(Encrypt, s, in, n, out, &nout);
+				CK_BYTE *out, *pt;
+				CK_ULONG nout, npt;
+				rv = at_shift(s, &mechs[m].m, key, F->C_EncryptInit, F->C_Encrypt, msg, n, shifts[k], buf,
+				              sizeof buf, &out, &nout);
 				h_check(rv == CKR_OK && nout == nref && memcmp(out, ref, nref) == 0,
 				        "%s, %lu bytes, output at input%+ld: rv 0x%lx, %lu bytes, %s", mechs[m].name, n, shifts[k],
 				        rv, nout, rv == CKR_OK && nout == nref && memcmp(out, ref, nref) == 0 ? "same" : "different");
 				/* And back, the plaintext over the ciphertext at the same shift. */
-				CK_BYTE *ct = buf + 64, *pt = buf + 64 + shifts[k];
-				CK_ULONG npt = sizeof buf - 64 - 8 - 64;
-				memmove(ct, ref, nref);
-				rv = CK(DecryptInit, s, &mechs[m].m, key);
-				if (rv == CKR_OK)
-					rv = CK(Decrypt, s, ct, nref, pt, &npt);
+				rv = at_shift(s, &mechs[m].m, key, F->C_DecryptInit, F->C_Decrypt, ref, nref, shifts[k], buf,
+				              sizeof buf, &pt, &npt);
 				h_check(rv == CKR_OK && npt == n && memcmp(pt, msg, n) == 0,
 				        "%s decrypt, %lu bytes, output at input%+ld: rv 0x%lx, %lu bytes", mechs[m].name, n,
 				        shifts[k], rv, npt);
