@@ -22,6 +22,23 @@ func fault(point string) error {
 	return nil
 }
 
+// readFiles reads the journal and judges it (a is nil when there is no
+// file), then reads the raise file: what Open and every write merge.
+// Called with the flock held (the raise file is written in place) and
+// without j.mu (assess is pure).
+func (j *Journal) readFiles() (data []byte, a *assessment, rs raiseState, err error) {
+	if data, err = readJournal(j.path); err != nil {
+		return nil, nil, raiseState{}, err
+	}
+	if data != nil {
+		if a, err = assess(j.path, data, j.sealer); err != nil {
+			return nil, nil, raiseState{}, err
+		}
+	}
+	rs, err = j.readRaise()
+	return data, a, rs, err
+}
+
 // readJournal returns the journal's content, nil if the file does not exist.
 func readJournal(path string) ([]byte, error) {
 	f, err := os.Open(path)

@@ -225,13 +225,7 @@ func Open(o Options) (*Journal, error) {
 	var a *assessment
 	var rs raiseState
 	if err == nil {
-		data, err = readJournal(path)
-		if err == nil && data != nil {
-			a, err = assess(path, data, j.sealer)
-		}
-		if err == nil {
-			rs, err = j.readRaise()
-		}
+		data, a, rs, err = j.readFiles()
 		j.funlock()
 	}
 	if err == nil {

@@ -146,13 +146,7 @@ func (j *Journal) write(who string) {
 	if err == nil && j.path != "" {
 		if err = j.flock(); err == nil {
 			locked = true
-			data, err = readJournal(j.path)
-			if err == nil && data != nil {
-				a, err = assess(j.path, data, j.sealer) // pure: without j.mu
-			}
-			if err == nil {
-				rs, err = j.readRaise()
-			}
+			data, a, rs, err = j.readFiles() // without j.mu
 			if err != nil {
 				err = fmt.Errorf("gcm journal %s: %w", j.path, err)
 			}
