@@ -146,9 +146,10 @@ func (t *Token) AddObject(o *Object, owner uint64) (uint64, error) {
 	return o.Handle, nil
 }
 
-// visibleLocked applies the private-object rule: a private object exists
-// only for a process logged in as the user.
-func (t *Token) visibleLocked(o *Object) bool {
+// visible applies the private-object rule: a private object exists
+// only for a process logged in as the user. It needs no lock (login is
+// atomic), so the lock-free lookup applies it too.
+func (t *Token) visible(o *Object) bool {
 	return !o.IsPrivate() || t.login.Load() == CKU_USER
 }
 
@@ -160,7 +161,7 @@ func (t *Token) Object(h uint64) (*Object, error) {
 		t.mu.RLock()
 		defer t.mu.RUnlock()
 		o, ok := t.sessObjs[h]
-		if !ok || !t.visibleLocked(o) {
+		if !ok || !t.visible(o) {
 			return nil, CKR_OBJECT_HANDLE_INVALID
 		}
 		return o.acquire(), nil
@@ -189,7 +190,7 @@ func (t *Token) fastObject(h int64) *Object {
 		return nil
 	}
 	o := t.cached(h)
-	if o == nil || o.checked.Load() != c+1 || o.IsPrivate() && t.login.Load() != CKU_USER || !o.tryAcquire() {
+	if o == nil || o.checked.Load() != c+1 || !t.visible(o) || !o.tryAcquire() {
 		return nil
 	}
 	return o
@@ -241,7 +242,7 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 		version = v
 	}
 	if o := t.cached(h); o != nil && o.Version == version {
-		if !t.visibleLocked(o) {
+		if !t.visible(o) {
 			return nil, CKR_OBJECT_HANDLE_INVALID
 		}
 		if stamp {
@@ -368,7 +369,7 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 	var out []uint64
 	for _, h := range sortedKeys(t.sessObjs) {
 		o := t.sessObjs[h]
-		if t.visibleLocked(o) && o.Matches(tmpl) {
+		if t.visible(o) && o.Matches(tmpl) {
 			out = append(out, h)
 		}
 	}
