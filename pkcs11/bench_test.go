@@ -1,7 +1,9 @@
 package pkcs11
 
 import (
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/craton-hsm/craton/backend"
@@ -14,30 +16,70 @@ import (
 // journal and with an in-memory one (the same counting, no durability).
 // Issue 4 asks the file journal to keep at least 90% of the throughput.
 // `make bench` runs it (make test never does).
+//
+// flush-floor is the in-memory journal plus what SPEC §5 makes any durable
+// journal do at the least: one write and fdatasync per 1,024 encryptions,
+// here of a scratch file by another goroutine that the encrypting loop never
+// waits for. Its ratio to memory-journal is the most a journal that keeps
+// the SPEC's flush rate can reach on the machine, whatever its design.
 func BenchmarkGCM64(b *testing.B) {
-	for _, durable := range []bool{false, true} {
-		name := "memory-journal"
-		if durable {
-			name = "file-journal"
-		}
+	for _, name := range []string{"memory-journal", "file-journal", "flush-floor"} {
 		b.Run(name, func(b *testing.B) {
-			m, sh := benchToken(b, durable)
+			m, sh := benchToken(b, name == "file-journal")
 			key, err := m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, ck.Template{attr(ck.CKA_VALUE_LEN, 32), attr(ck.CKA_TOKEN, true)})
 			must(b, err)
 			g := gcmMech(make([]byte, 12), nil, 128)
 			msg := make([]byte, 64)
+			var kick chan struct{}
+			if name == "flush-floor" {
+				kick = flusher(b)
+			}
 			b.SetBytes(64)
 			b.ResetTimer()
-			for range b.N {
+			for i := range b.N {
 				if err := m.EncryptInit(sh, g, key); err != nil {
 					b.Fatal(err)
 				}
 				if _, _, err := m.Encrypt(sh, msg, 128); err != nil {
 					b.Fatal(err)
 				}
+				if kick != nil && i%1024 == 1023 {
+					select {
+					case kick <- struct{}{}:
+					default: // the previous flush is still running: never wait
+					}
+				}
 			}
 		})
 	}
+}
+
+// flusher starts a goroutine that, for each value sent on the returned
+// channel, writes 96 bytes in place into a scratch file and fdatasyncs it
+// (what a journal raise does); it stops when the benchmark ends.
+func flusher(b *testing.B) chan struct{} {
+	f, err := os.Create(filepath.Join(b.TempDir(), "scratch"))
+	must(b, err)
+	must(b, f.Truncate(32<<10))
+	kick := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 96)
+		for n := 0; ; n++ {
+			if _, ok := <-kick; !ok {
+				return
+			}
+			if _, err := f.WriteAt(buf, int64(n%2)*16<<10); err != nil {
+				b.Error(err)
+			}
+			if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+				b.Error(err)
+			}
+		}
+	}()
+	b.Cleanup(func() { close(kick); <-done; f.Close() })
+	return kick
 }
 
 // benchToken is a module with an initialised token, a user session logged
