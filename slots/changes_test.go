@@ -157,6 +157,37 @@ func TestChangeCounterAfterCrash(t *testing.T) {
 	}
 }
 
+// TestFindNoticesReinit: a search skips the token's generation query while
+// the change counter vouches for it, but a re-initialisation by another
+// process moves the counter, so the next search logs the stale login out.
+func TestFindNoticesReinit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slot-0.db")
+	a1 := initialised(t, path)
+	b := openTestToken(t, path)
+	if err := b.Login(CKU_USER, []byte("user-pin")); err != nil {
+		t.Fatal(err)
+	}
+	addData(t, b, "before")
+	for range 2 { // the second search is the one the counter vouches for
+		if hs, err := b.Find(Template{a(CKA_LABEL, "before")}); err != nil || len(hs) != 1 {
+			t.Fatalf("find: %v %v", hs, err)
+		}
+	}
+	if b.genChecked.Load() == 0 {
+		t.Fatal("the generation check was not recorded")
+	}
+	if err := a1.InitToken([]byte("so-pin-1"), "new"); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := b.Find(nil)
+	if err != nil || len(hs) != 0 {
+		t.Fatalf("find after re-init: %v %v", hs, err)
+	}
+	if b.LoginState() != NotLoggedIn {
+		t.Fatal("stale login kept after a search")
+	}
+}
+
 // readOnly makes path unwritable, for root too (chattr +i), until undo.
 func readOnly(t *testing.T, path string) (undo func()) {
 	t.Helper()

@@ -43,9 +43,15 @@ type Store struct {
 	db      *sql.DB
 	path    string
 	changes *changeCounter
-	// version is prepared once: it runs on every use of a token object
-	// that the change counter cannot vouch for.
-	version *sql.Stmt
+	// version and generation are prepared once: they run on every use of a
+	// token object, and every search, that the change counter cannot vouch
+	// for. Parsing a statement costs more than running one of these.
+	version, generation *sql.Stmt
+	// refs holds Refs's statements by number of tags, prepared on first use
+	// (refs[0]: no tag); searches with more tags than it holds are prepared
+	// each time.
+	refsMu sync.Mutex
+	refs   [4]*sql.Stmt
 }
 
 // ErrNoObject: no row with that handle (destroyed, maybe by another process).
@@ -124,6 +130,9 @@ func OpenStore(path string) (*Store, error) {
 	if err == nil {
 		s.version, err = db.Prepare(`SELECT version FROM objects WHERE handle = ?`)
 	}
+	if err == nil {
+		s.generation, err = db.Prepare(`SELECT generation FROM token WHERE id = 1`)
+	}
 	if err != nil {
 		s.changes.close()
 		db.Close()
@@ -133,8 +142,10 @@ func OpenStore(path string) (*Store, error) {
 }
 
 func (s *Store) Close() error {
-	if s.version != nil {
-		s.version.Close()
+	for _, st := range append([]*sql.Stmt{s.version, s.generation}, s.refs[:]...) {
+		if st != nil {
+			st.Close()
+		}
 	}
 	s.changes.close()
 	return s.db.Close()
@@ -416,7 +427,7 @@ func checkGeneration(tx *sql.Tx, gen int64) error {
 // Generation reads the token's generation (bumped by every C_InitToken).
 func (s *Store) Generation() (int64, error) {
 	var g int64
-	err := s.db.QueryRow(`SELECT generation FROM token WHERE id = 1`).Scan(&g)
+	err := s.generation.QueryRow().Scan(&g)
 	return g, err
 }
 
@@ -526,24 +537,23 @@ type Ref struct {
 // Refs lists the objects whose private flag is private and that carry every
 // tag in tags (all of them when tags is empty).
 func (s *Store) Refs(tags [][]byte, private bool) ([]Ref, error) {
-	var q string
-	var args []any
-	if len(tags) == 0 {
-		q = `SELECT handle, version, private FROM objects o WHERE private = ?`
-		args = []any{private}
-	} else {
-		// The first tag drives the search through its index; the others
-		// narrow it.
-		q = `SELECT o.handle, o.version, o.private FROM tags t JOIN objects o ON o.handle = t.object
-			WHERE t.tag = ? AND o.private = ?`
-		args = []any{tags[0], private}
-		for _, t := range tags[1:] {
-			q += ` AND EXISTS (SELECT 1 FROM tags u WHERE u.object = o.handle AND u.tag = ?)`
-			args = append(args, t)
-		}
+	args := make([]any, 0, 1+len(tags))
+	if len(tags) > 0 {
+		args = append(args, tags[0])
 	}
-	q += ` ORDER BY 1`
-	rows, err := s.db.Query(q, args...)
+	args = append(args, private)
+	for _, t := range tags[min(len(tags), 1):] {
+		args = append(args, t)
+	}
+	var rows *sql.Rows
+	var err error
+	if st, perr := s.refsStmt(len(tags)); perr != nil {
+		return nil, perr
+	} else if st != nil {
+		rows, err = st.Query(args...)
+	} else {
+		rows, err = s.db.Query(refsQuery(len(tags)), args...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -557,6 +567,40 @@ func (s *Store) Refs(tags [][]byte, private bool) ([]Ref, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// refsStmt returns the prepared statement for a search with n tags, nil
+// when n is more than s.refs holds.
+func (s *Store) refsStmt(n int) (*sql.Stmt, error) {
+	if n >= len(s.refs) {
+		return nil, nil
+	}
+	s.refsMu.Lock()
+	defer s.refsMu.Unlock()
+	if s.refs[n] == nil {
+		st, err := s.db.Prepare(refsQuery(n))
+		if err != nil {
+			return nil, err
+		}
+		s.refs[n] = st
+	}
+	return s.refs[n], nil
+}
+
+// refsQuery is Refs's query for n tags. Its arguments: the first tag (if
+// any), the private flag, then the other tags.
+func refsQuery(n int) string {
+	if n == 0 {
+		return `SELECT handle, version, private FROM objects o WHERE private = ? ORDER BY 1`
+	}
+	// The first tag drives the search through its index; the others
+	// narrow it.
+	q := `SELECT o.handle, o.version, o.private FROM tags t JOIN objects o ON o.handle = t.object
+		WHERE t.tag = ? AND o.private = ?`
+	for range n - 1 {
+		q += ` AND EXISTS (SELECT 1 FROM tags u WHERE u.object = o.handle AND u.tag = ?)`
+	}
+	return q + ` ORDER BY 1`
 }
 
 // Version reads the current version of one object.

@@ -72,6 +72,9 @@ type Token struct {
 	tokenKey   []byte
 	indexKey   []byte
 	generation int64 // of the token row when tokenKey was unwrapped
+	// genChecked is the change counter + 1 when the store's generation was
+	// last found to be generation (0: not since the login); see staleLocked.
+	genChecked atomic.Uint64
 	// cache holds the decoded token objects (int64 handle → *Object): written
 	// under mu, read without it by Object's lock-free path. login is the
 	// login state (CKU_SO, CKU_USER or NotLoggedIn): written under mu, read
@@ -307,6 +310,7 @@ func (t *Token) Login(userType uint64, pin []byte) error {
 		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN
 	}
 	t.tokenKey, t.indexKey, t.generation = key, backend.IndexKey(key), rec.Generation
+	t.genChecked.Store(0)
 	t.login.Store(userType)
 	return nil
 }

@@ -110,8 +110,21 @@ func (t *Token) staleLocked() bool {
 	if t.tokenKey == nil {
 		return false
 	}
+	// Only a write re-initialises the token, and every write moves the
+	// change counter: while it reads what it read at the last check, that
+	// check holds.
+	c, trusted := t.store.changes.Load()
+	if trusted && t.genChecked.Load() == c+1 {
+		return false
+	}
 	gen, err := t.store.Generation()
-	if err != nil || gen == t.generation {
+	if err != nil {
+		return false
+	}
+	if gen == t.generation {
+		if trusted {
+			t.genChecked.Store(c + 1)
+		}
 		return false
 	}
 	t.forgetKeysLocked()
@@ -365,7 +378,6 @@ func (t *Token) DropSessionObjects(owner uint64) {
 // are narrowed by their search tags before any is decoded.
 func (t *Token) Find(tmpl Template) ([]uint64, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	var out []uint64
 	for _, h := range sortedKeys(t.sessObjs) {
 		o := t.sessObjs[h]
@@ -374,16 +386,24 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 		}
 	}
 	if tok, ok := tmpl.Find(CKA_TOKEN); ok && len(tok) == 1 && tok[0] == 0 {
+		t.mu.Unlock()
 		return out, nil
 	}
 	t.staleLocked()
-	scopes := []bool{false}
-	if t.login.Load() == CKU_USER {
-		scopes = append(scopes, true)
+	// The tags are made under the lock (a logout wipes the index key in
+	// place); the store is asked without it, so that searches run side by
+	// side.
+	type scope struct {
+		private bool
+		tags    [][]byte
 	}
-	for _, private := range scopes {
+	scopes := []scope{{private: false}}
+	if t.login.Load() == CKU_USER {
+		scopes = append(scopes, scope{private: true})
+	}
+	for i := range scopes {
 		var key []byte
-		if private {
+		if scopes[i].private {
 			key = t.indexKey
 		}
 		var tags, broad [][]byte
@@ -397,15 +417,18 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 		}
 		// The first tag drives the index lookup: a selective one (label,
 		// ID, …) rather than one every object of a kind shares.
-		tags = append(tags, broad...)
-		refs, err := t.store.Refs(tags, private)
+		scopes[i].tags = append(tags, broad...)
+	}
+	t.mu.Unlock()
+	for _, sc := range scopes {
+		refs, err := t.store.Refs(sc.tags, sc.private)
 		if err != nil {
 			return nil, device(err)
 		}
 		for _, ref := range refs {
-			o, err := t.tokenObjectLocked(ref.Handle, ref.Version)
+			o, err := t.foundObject(ref)
 			if errors.Is(err, CKR_OBJECT_HANDLE_INVALID) {
-				continue // destroyed since the query
+				continue // destroyed since the query, or hidden by a logout
 			} else if err != nil {
 				return nil, err
 			}
@@ -415,4 +438,16 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 		}
 	}
 	return out, nil
+}
+
+// foundObject is the token object a search found at ref: the cached one
+// when it is of ref's version and visible (no lock), else through the
+// store under t.mu.
+func (t *Token) foundObject(ref Ref) (*Object, error) {
+	if o := t.cached(ref.Handle); o != nil && o.Version == ref.Version && t.visible(o) {
+		return o, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tokenObjectLocked(ref.Handle, ref.Version)
 }
