@@ -157,6 +157,36 @@ func TestChangeCounterAfterCrash(t *testing.T) {
 	}
 }
 
+// TestChangeCounterOverlappingWriters: a writer's end comes after its
+// commit, when another process may already have begun; the counter must
+// stay odd until the last writer ends, and then be new and even.
+func TestChangeCounterOverlappingWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "changes")
+	a, b := openChangeCounter(path), openChangeCounter(path)
+	defer a.close()
+	defer b.close()
+	v0, ok := a.Load()
+	if !ok {
+		t.Fatalf("fresh counter %d not trusted", v0)
+	}
+	wa := a.begin() // a commits; before a's end, b begins
+	wb := b.begin()
+	a.end(wa)
+	if v, ok := b.Load(); ok {
+		t.Fatalf("counter %d trusted while b's write is under way", v)
+	}
+	b.end(wb)
+	v, ok := a.Load()
+	if !ok || v == v0 {
+		t.Fatalf("after both writes: counter %d ok=%v (was %d)", v, ok, v0)
+	}
+	// One writer alone still moves it from even to even.
+	a.end(a.begin())
+	if v2, ok := b.Load(); !ok || v2 == v {
+		t.Fatalf("after one more write: counter %d ok=%v (was %d)", v2, ok, v)
+	}
+}
+
 // TestFindNoticesReinit: a search skips the token's generation query while
 // the change counter vouches for it, but a re-initialisation by another
 // process moves the counter, so the next search logs the stale login out.

@@ -162,8 +162,7 @@ func (s *Store) tx(f func(*sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	s.changes.begin()
-	defer s.changes.end()
+	defer s.changes.end(s.changes.begin())
 	if err := f(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -261,14 +260,23 @@ func (c *changeCounter) writable() error {
 }
 
 // begin marks a write under way: the counter turns odd. One left odd by a
-// writer that died mid-write moves on by two, so that it still changes.
-func (c *changeCounter) begin() {
+// writer that died mid-write, or by one that has committed but not yet
+// called end, moves on by two, so that it still changes. It returns the
+// value it stored, for end.
+func (c *changeCounter) begin() uint64 {
 	v := atomic.LoadUint64(c.write)
 	atomic.StoreUint64(c.write, v+1+v%2)
+	return v + 1 + v%2
 }
 
-// end marks the write done (committed or not): the counter is even again.
-func (c *changeCounter) end() { atomic.StoreUint64(c.write, atomic.LoadUint64(c.write)+1) }
+// end marks the write that began at mine done (committed or not): the
+// counter turns even again, unless another writer has begun since. end runs
+// after the commit, when the database's write lock is already free, so
+// another process may begin in between; it then owns the counter, which
+// must stay odd until its own end. Were end to add one regardless, the
+// counter would read even while that write committed, and a reader could
+// stamp what it read before that commit as current.
+func (c *changeCounter) end(mine uint64) { atomic.CompareAndSwapUint64(c.write, mine, mine+1) }
 
 // Load reads the counter. ok is false when it cannot be trusted: no
 // mapping, or a write under way (or interrupted by a crash).
