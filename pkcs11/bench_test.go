@@ -189,6 +189,7 @@ func BenchmarkFind(b *testing.B) {
 		must(b, err)
 	}
 	var seed atomic.Uint64
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		s := open(b, m, false)
 		r := rand.New(rand.NewPCG(seed.Add(1), 0))

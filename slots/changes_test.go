@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	. "github.com/craton-hsm/craton/pkcs11/ck"
@@ -154,6 +155,77 @@ func TestChangeCounterAfterCrash(t *testing.T) {
 	}
 	if labelOf(t, tok, h); !confirmed(tok, h) {
 		t.Fatal("object not confirmed once the counter is even again")
+	}
+}
+
+// TestSearchesSeeOtherProcesses: a search served from the store's memory of
+// earlier searches is served without a query while the change counter
+// vouches for it, and sees at once what another process (or this one)
+// adds, renames or destroys; under an untrusted counter it asks the store.
+func TestSearchesSeeOtherProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slot-0.db")
+	ta := initialised(t, path)
+	tb := openTestToken(t, path)
+	byLabel := func(label string) []uint64 {
+		t.Helper()
+		hs, err := ta.Find(Template{a(CKA_CLASS, CKO_DATA), a(CKA_LABEL, label)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hs
+	}
+	h1 := addData(t, ta, "one")
+	if hs := byLabel("one"); !slices.Equal(hs, []uint64{h1}) {
+		t.Fatalf("found %v, want [%d]", hs, h1)
+	}
+	// A row added behind the counter's back (no real process does this)
+	// goes unseen: proof that the search was answered from memory.
+	if _, err := tb.store.db.Exec(`INSERT INTO tags (object, tag) SELECT object, tag FROM tags WHERE object = ?`, h1); err != nil {
+		t.Fatal(err)
+	}
+	if hs := byLabel("one"); len(hs) != 1 {
+		t.Fatalf("a remembered search was asked again: %v", hs)
+	}
+	h2 := addData(t, tb, "one") // another process adds a second "one"
+	if hs := byLabel("one"); len(hs) != 3 || !slices.Contains(hs, h2) {
+		t.Fatalf("after another process added one: %v", hs) // h1 twice: the stray tag row
+	}
+	if err := tb.DestroyObject(h1); err != nil {
+		t.Fatal(err)
+	}
+	if hs := byLabel("one"); !slices.Equal(hs, []uint64{h2}) {
+		t.Fatalf("after another process destroyed %d: %v", h1, hs)
+	}
+	o, err := tb.Object(h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := o.Changed(Template{a(CKA_LABEL, "two")}, BySetAttribute, false)
+	o.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.ReplaceObject(o, n); err != nil {
+		t.Fatal(err)
+	}
+	if hs := byLabel("one"); len(hs) != 0 {
+		t.Fatalf("a renamed object still found by its old label: %v", hs)
+	}
+	if hs := byLabel("two"); !slices.Equal(hs, []uint64{h2}) {
+		t.Fatalf("renamed object not found by its new label: %v", hs)
+	}
+	h3 := addData(t, ta, "two") // this process's own write
+	if hs := byLabel("two"); !slices.Equal(hs, []uint64{h2, h3}) {
+		t.Fatalf("after this process added one: %v", hs)
+	}
+	// Under an odd counter (a writer died mid-write) every search asks.
+	c, _ := ta.store.changes.Load()
+	setChanges(t, path, c+1)
+	if _, err := tb.store.db.Exec(`DELETE FROM tags WHERE object = ?`, h3); err != nil {
+		t.Fatal(err)
+	}
+	if hs := byLabel("two"); !slices.Equal(hs, []uint64{h2}) {
+		t.Fatalf("under an odd counter: %v", hs)
 	}
 }
 

@@ -52,6 +52,66 @@ type Store struct {
 	// each time.
 	refsMu sync.Mutex
 	refs   [4]*sql.Stmt
+	// found remembers what Refs returned, while the change counter vouches
+	// for it: applications look the same keys up again and again (by
+	// label or ID, at every TLS handshake), and a search costs a read
+	// transaction.
+	found refsCache
+}
+
+// refsCache holds Refs results stamped with the change counter + 1 at which
+// they were read; a write by any process moves the counter and so voids them
+// all at once. It keeps at most maxFound searches (then starts afresh).
+type refsCache struct {
+	mu sync.RWMutex
+	at uint64
+	m  map[string][]Ref
+}
+
+const maxFound = 1 << 14
+
+func refsKey(tags [][]byte, private bool) string {
+	n := 1
+	for _, t := range tags {
+		n += 1 + len(t)
+	}
+	k := make([]byte, 0, n)
+	if private {
+		k = append(k, 1)
+	} else {
+		k = append(k, 0)
+	}
+	for _, t := range tags {
+		k = append(k, byte(len(t)))
+		k = append(k, t...)
+	}
+	return string(k)
+}
+
+// get returns the refs remembered for key at counter c, if any.
+func (f *refsCache) get(key string, c uint64) ([]Ref, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.at != c+1 {
+		return nil, false
+	}
+	refs, ok := f.m[key]
+	return refs, ok
+}
+
+// put remembers refs for key, read at counter c (before the query). The
+// counter only grows: an older stamp than the cache's is dropped, a newer
+// one starts the cache afresh.
+func (f *refsCache) put(key string, c uint64, refs []Ref) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case c+1 < f.at:
+		return
+	case c+1 > f.at || len(f.m) >= maxFound:
+		f.at, f.m = c+1, make(map[string][]Ref)
+	}
+	f.m[key] = refs
 }
 
 // ErrNoObject: no row with that handle (destroyed, maybe by another process).
@@ -543,8 +603,26 @@ type Ref struct {
 }
 
 // Refs lists the objects whose private flag is private and that carry every
-// tag in tags (all of them when tags is empty).
+// tag in tags (all of them when tags is empty). The slice it returns may be
+// shared: the caller must not change it.
 func (s *Store) Refs(tags [][]byte, private bool) ([]Ref, error) {
+	c, trusted := s.changes.Load()
+	if !trusted {
+		return s.queryRefs(tags, private)
+	}
+	key := refsKey(tags, private)
+	if refs, ok := s.found.get(key, c); ok {
+		return refs, nil
+	}
+	refs, err := s.queryRefs(tags, private)
+	if err == nil {
+		s.found.put(key, c, refs)
+	}
+	return refs, err
+}
+
+// queryRefs is Refs from the database.
+func (s *Store) queryRefs(tags [][]byte, private bool) ([]Ref, error) {
 	args := make([]any, 0, 1+len(tags))
 	if len(tags) > 0 {
 		args = append(args, tags[0])

@@ -52,13 +52,16 @@ func (t *Token) rowLocked(o *Object) (Row, error) {
 		r.Sealed = sealed
 		r.Generation = t.generation
 	}
-	var key []byte
+	tag := publicTags.Tag
 	if o.IsPrivate() {
-		key = t.indexKey
+		if t.tagger == nil {
+			return r, Errorf(CKR_USER_NOT_LOGGED_IN, "storing a private object needs a login")
+		}
+		tag = t.tagger.Tag
 	}
 	for typ, v := range o.Attrs {
 		if indexed[typ] {
-			r.Tags = append(r.Tags, backend.Tag(key, typ, v))
+			r.Tags = append(r.Tags, tag(typ, v))
 		}
 	}
 	return r, nil
@@ -110,9 +113,6 @@ func (t *Token) staleLocked() bool {
 	if t.tokenKey == nil {
 		return false
 	}
-	// Only a write re-initialises the token, and every write moves the
-	// change counter: while it reads what it read at the last check, that
-	// check holds.
 	c, trusted := t.store.changes.Load()
 	if trusted && t.genChecked.Load() == c+1 {
 		return false
@@ -130,6 +130,19 @@ func (t *Token) staleLocked() bool {
 	t.forgetKeysLocked()
 	t.log.Warn("token re-initialised by another process; logged out", zap.Uint64("slot", t.SlotID))
 	return true
+}
+
+// mayBeStale reports whether a login may have outlived a re-initialisation
+// by another process since staleLocked last looked. Only a write
+// re-initialises the token, and every write moves the change counter: while
+// the counter reads what it read at the last check, that check holds. No
+// lock needed: a stale answer only costs a check.
+func (t *Token) mayBeStale() bool {
+	if t.login.Load() == NotLoggedIn {
+		return false
+	}
+	c, trusted := t.store.changes.Load()
+	return !trusted || t.genChecked.Load() != c+1
 }
 
 // IsSessionHandle tells session object handles from token object handles.
@@ -377,7 +390,14 @@ func (t *Token) DropSessionObjects(owner uint64) {
 // objects first, then token objects, each in handle order. Token objects
 // are narrowed by their search tags before any is decoded.
 func (t *Token) Find(tmpl Template) ([]uint64, error) {
-	t.mu.Lock()
+	if t.mayBeStale() {
+		t.mu.Lock()
+		t.staleLocked()
+		t.mu.Unlock()
+	}
+	// A read lock: searches run side by side; writers (a logout, a new
+	// session object) wait.
+	t.mu.RLock()
 	var out []uint64
 	for _, h := range sortedKeys(t.sessObjs) {
 		o := t.sessObjs[h]
@@ -386,13 +406,11 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 		}
 	}
 	if tok, ok := tmpl.Find(CKA_TOKEN); ok && len(tok) == 1 && tok[0] == 0 {
-		t.mu.Unlock()
+		t.mu.RUnlock()
 		return out, nil
 	}
-	t.staleLocked()
 	// The tags are made under the lock (a logout wipes the index key in
-	// place); the store is asked without it, so that searches run side by
-	// side.
+	// place); the store is asked without it.
 	type scope struct {
 		private bool
 		tags    [][]byte
@@ -402,24 +420,24 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 		scopes = append(scopes, scope{private: true})
 	}
 	for i := range scopes {
-		var key []byte
+		tag := publicTags.Tag
 		if scopes[i].private {
-			key = t.indexKey
+			tag = t.tagger.Tag
 		}
 		var tags, broad [][]byte
 		for _, a := range tmpl {
 			switch {
 			case broadAttrs[a.Type]:
-				broad = append(broad, backend.Tag(key, a.Type, a.Value))
+				broad = append(broad, tag(a.Type, a.Value))
 			case indexed[a.Type]:
-				tags = append(tags, backend.Tag(key, a.Type, a.Value))
+				tags = append(tags, tag(a.Type, a.Value))
 			}
 		}
 		// The first tag drives the index lookup: a selective one (label,
 		// ID, …) rather than one every object of a kind shares.
 		scopes[i].tags = append(tags, broad...)
 	}
-	t.mu.Unlock()
+	t.mu.RUnlock()
 	for _, sc := range scopes {
 		refs, err := t.store.Refs(sc.tags, sc.private)
 		if err != nil {
@@ -439,6 +457,9 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 	}
 	return out, nil
 }
+
+// publicTags makes public objects' search tags (unkeyed).
+var publicTags = backend.NewTagger(nil)
 
 // foundObject is the token object a search found at ref: the cached one
 // when it is of ref's version and visible (no lock), else through the
