@@ -72,7 +72,7 @@ type Token struct {
 	tokenKey   []byte
 	indexKey   []byte
 	tagger     *backend.Tagger // private objects' search tags, under indexKey; nil when logged out
-	generation int64 // of the token row when tokenKey was unwrapped
+	generation int64           // of the token row when tokenKey was unwrapped
 	// genChecked is the change counter + 1 when the store's generation was
 	// last found to be generation (0: not since the login); see staleLocked.
 	genChecked atomic.Uint64
