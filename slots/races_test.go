@@ -144,7 +144,8 @@ func TestCorruptRecordIsSkippedAndDestroyable(t *testing.T) {
 
 // TestLockFreeLookupNeverSeesAWipedKey: readers take a key through the
 // lock-free path while another goroutine replaces it, logs out and in
-// again, and destroys and recreates keys. A reader holding a key always
+// again, and destroys and recreates keys, and two more search by value. A
+// reader holding a key always
 // sees a whole value (never zeros: a retired object is refused or kept
 // intact until released), and a handle that is gone is refused.
 func TestLockFreeLookupNeverSeesAWipedKey(t *testing.T) {
@@ -196,6 +197,27 @@ func TestLockFreeLookupNeverSeesAWipedKey(t *testing.T) {
 			}
 		})
 	}
+	// Searchers compare every key's value (a template with CKA_VALUE), on
+	// the search's lock-free path: a retire must not wipe a value under them.
+	var searches atomic.Int64
+	for range 2 {
+		wg.Go(func() {
+			want := bytes.Repeat([]byte{0x11}, 32)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				hs, err := tok.Find(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_VALUE, want)})
+				if err != nil || len(hs) > 1 {
+					t.Errorf("search by value: %v %v", hs, err)
+					return
+				}
+				searches.Add(1)
+			}
+		})
+	}
 	for round := range 60 {
 		i := round % len(handles)
 		switch round % 3 {
@@ -229,10 +251,10 @@ func TestLockFreeLookupNeverSeesAWipedKey(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if reads.Load() == 0 {
-		t.Fatal("no reader got a key")
+	if reads.Load() == 0 || searches.Load() == 0 {
+		t.Fatalf("%d keys read, %d searches", reads.Load(), searches.Load())
 	}
-	t.Logf("%d lookups served, %d refused", reads.Load(), refused.Load())
+	t.Logf("%d lookups served, %d refused, %d searches", reads.Load(), refused.Load(), searches.Load())
 }
 
 // TestParsedKeysWipedOnDestroyAndClose: a private key that operations

@@ -56,13 +56,18 @@ type Config struct {
 // a Token never calls out while holding mu. Token.mu guards every field below
 // it (login is written under it and read without it). It is held for
 // reading only where nothing changes and the store is not asked (Object for
-// a session object or for a cached token object that the store's change
-// counter vouches for), so operations starting in parallel do not queue on
-// one another. Every change, and every store query made to fill or confirm
-// the cache, holds it for writing. A reference to an object is taken under
-// mu, in either mode, and objects are retired only under mu held for
-// writing, so no reference appears after the retire. PBKDF2 runs outside mu
-// so a slow login does not stall other sessions.
+// a session object, Find while it reads the session objects and makes its
+// tags), so operations starting in parallel do not queue on one another.
+// Every change, and every store query made to fill or confirm the cache,
+// holds it for writing. Two paths take no lock at all: Object for a cached
+// token object the store's change counter vouches for (fastObject), and
+// Find for a cached object of the version its search returned
+// (foundObject); both take their reference with tryAcquire, which refuses
+// a retired object. Otherwise a reference to an object is taken under mu,
+// in either mode, and objects are retired only under mu held for writing,
+// so no reference appears after the retire. Find asks the store without mu
+// (Store has its own locks, taken after mu when both are held). PBKDF2 runs
+// outside mu so a slow login does not stall other sessions.
 type Token struct {
 	Config
 	store *Store

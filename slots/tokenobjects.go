@@ -453,6 +453,7 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 			if !o.Corrupt && o.Matches(tmpl) {
 				out = append(out, o.Handle)
 			}
+			o.Release()
 		}
 	}
 	return out, nil
@@ -461,14 +462,20 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 // publicTags makes public objects' search tags (unkeyed).
 var publicTags = backend.NewTagger(nil)
 
-// foundObject is the token object a search found at ref: the cached one
-// when it is of ref's version and visible (no lock), else through the
-// store under t.mu.
+// foundObject is the token object a search found at ref, with a reference
+// the caller releases (a concurrent logout or destroy must not wipe it while
+// the search compares its attributes): the cached one when it is of ref's
+// version, visible and not retired (no lock), else through the store under
+// t.mu.
 func (t *Token) foundObject(ref Ref) (*Object, error) {
-	if o := t.cached(ref.Handle); o != nil && o.Version == ref.Version && t.visible(o) {
+	if o := t.cached(ref.Handle); o != nil && o.Version == ref.Version && t.visible(o) && o.tryAcquire() {
 		return o, nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.tokenObjectLocked(ref.Handle, ref.Version)
+	o, err := t.tokenObjectLocked(ref.Handle, ref.Version)
+	if err != nil {
+		return nil, err
+	}
+	return o.acquire(), nil
 }
