@@ -176,38 +176,41 @@ func BenchmarkHMACParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkFind is p11bench's find-label-1k through the Go face:
-// C_FindObjectsInit({CKA_CLASS = CKO_DATA, CKA_LABEL = one of 1,000}) +
+// BenchmarkFind is p11bench's find-label-1k and -10k through the Go face:
+// C_FindObjectsInit({CKA_CLASS = CKO_DATA, CKA_LABEL = one of n}) +
 // C_FindObjects + C_FindObjectsFinal, exactly one hit, from GOMAXPROCS
 // goroutines with a session each (-cpu 1,2 shows what a second thread adds).
+// Each token is filled once (10,000 objects take some seconds).
 func BenchmarkFind(b *testing.B) {
-	m, sh := benchToken(b, false)
-	const n = 1000
-	for i := range n {
-		_, err := m.CreateObject(sh, ck.Template{attr(ck.CKA_CLASS, ck.CKO_DATA), attr(ck.CKA_TOKEN, true),
-			{Type: ck.CKA_LABEL, Value: fmt.Appendf(nil, "obj-%05d", i)}, {Type: ck.CKA_VALUE, Value: []byte("data")}})
-		must(b, err)
-	}
-	var seed atomic.Uint64
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		s := open(b, m, false)
-		r := rand.New(rand.NewPCG(seed.Add(1), 0))
-		for pb.Next() {
-			label := fmt.Appendf(nil, "obj-%05d", r.IntN(n))
-			if err := m.FindObjectsInit(s, ck.Template{attr(ck.CKA_CLASS, ck.CKO_DATA), {Type: ck.CKA_LABEL, Value: label}}); err != nil {
-				b.Error(err)
-				return
-			}
-			hs, err := m.FindObjects(s, 2)
-			if err != nil || len(hs) != 1 {
-				b.Errorf("found %d objects (%v), want 1", len(hs), err)
-				return
-			}
-			if err := m.FindObjectsFinal(s); err != nil {
-				b.Error(err)
-				return
-			}
+	for _, n := range []int{1000, 10000} {
+		m, sh := benchToken(b, false)
+		for i := range n {
+			_, err := m.CreateObject(sh, ck.Template{attr(ck.CKA_CLASS, ck.CKO_DATA), attr(ck.CKA_TOKEN, true),
+				{Type: ck.CKA_LABEL, Value: fmt.Appendf(nil, "obj-%05d", i)}, {Type: ck.CKA_VALUE, Value: []byte("data")}})
+			must(b, err)
 		}
-	})
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var seed atomic.Uint64
+			b.RunParallel(func(pb *testing.PB) {
+				s := open(b, m, false)
+				r := rand.New(rand.NewPCG(seed.Add(1), 0))
+				for pb.Next() {
+					label := fmt.Appendf(nil, "obj-%05d", r.IntN(n))
+					if err := m.FindObjectsInit(s, ck.Template{attr(ck.CKA_CLASS, ck.CKO_DATA), {Type: ck.CKA_LABEL, Value: label}}); err != nil {
+						b.Error(err)
+						return
+					}
+					hs, err := m.FindObjects(s, 2)
+					if err != nil || len(hs) != 1 {
+						b.Errorf("found %d objects (%v), want 1", len(hs), err)
+						return
+					}
+					if err := m.FindObjectsFinal(s); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

@@ -3,6 +3,7 @@ package slots
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -406,4 +407,31 @@ func BenchmarkTokenObject(b *testing.B) {
 	c, _ := tok.store.changes.Load()
 	setChanges(b, path, c+1) // as if a writer had died mid-write
 	b.Run("no-counter", run)
+}
+
+// TestRefsCacheBounds: the remembered searches stay at most maxFound, the
+// newest kept; a newer counter starts afresh and an older one is not
+// remembered.
+func TestRefsCacheBounds(t *testing.T) {
+	var f refsCache
+	for i := range maxFound + 100 {
+		f.put(fmt.Sprint(i), 10, []Ref{{Handle: int64(i)}})
+	}
+	if len(f.m) != maxFound {
+		t.Fatalf("%d searches remembered, want %d", len(f.m), maxFound)
+	}
+	if refs, ok := f.get(fmt.Sprint(maxFound+99), 10); !ok || refs[0].Handle != maxFound+99 {
+		t.Fatalf("newest search: %v %v", refs, ok)
+	}
+	if _, ok := f.get(fmt.Sprint(maxFound+99), 12); ok {
+		t.Fatal("served at another counter")
+	}
+	f.put("old", 8, nil)
+	if _, ok := f.get("old", 8); ok {
+		t.Fatal("a search read at an older counter was remembered")
+	}
+	f.put("new", 12, nil)
+	if _, ok := f.get("new", 12); !ok || len(f.m) != 1 {
+		t.Fatalf("a newer counter did not start afresh: %d entries", len(f.m))
+	}
 }

@@ -61,14 +61,17 @@ type Store struct {
 
 // refsCache holds Refs results stamped with the change counter + 1 at which
 // they were read; a write by any process moves the counter and so voids them
-// all at once. It keeps at most maxFound searches (then starts afresh).
+// all at once. It keeps at most maxFound searches, dropping one at random
+// (Go's map order) to make room: a search logged in asks two scopes, so
+// 32,768 holds every label of a 10,000-object token twice over (about 150
+// bytes each).
 type refsCache struct {
 	mu sync.RWMutex
 	at uint64
 	m  map[string][]Ref
 }
 
-const maxFound = 1 << 14
+const maxFound = 1 << 15
 
 func refsKey(tags [][]byte, private bool) string {
 	n := 1
@@ -108,8 +111,13 @@ func (f *refsCache) put(key string, c uint64, refs []Ref) {
 	switch {
 	case c+1 < f.at:
 		return
-	case c+1 > f.at || len(f.m) >= maxFound:
+	case c+1 > f.at:
 		f.at, f.m = c+1, make(map[string][]Ref)
+	case len(f.m) >= maxFound:
+		for k := range f.m {
+			delete(f.m, k)
+			break
+		}
 	}
 	f.m[key] = refs
 }
