@@ -10,7 +10,6 @@
 package backend
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -102,10 +101,10 @@ func Tag(key []byte, attrType uint64, value []byte) []byte {
 	return h.Sum(nil)[:16]
 }
 
-// Tagger makes Tag(key, …) for one key, from a pool of keyed HMAC states:
-// a tag then costs two SHA-256 blocks and no key schedule or allocation of
-// the state. A search makes a tag per attribute and scope, every time. Safe
-// for concurrent use.
+// Tagger makes Tag(key, …) for one key, from a pool of hash states (keyed
+// HMACs, or SHA-256 for the unkeyed tags): a tag then costs two SHA-256
+// blocks and no key schedule or allocation. A search makes a tag per
+// attribute and scope, every time. Safe for concurrent use.
 type Tagger struct {
 	key  []byte
 	pool sync.Pool
@@ -116,12 +115,24 @@ func NewTagger(key []byte) *Tagger { return &Tagger{key: key} }
 
 // Tag is Tag(key, attrType, value) for the Tagger's key.
 func (tg *Tagger) Tag(attrType uint64, value []byte) []byte {
-	if tg.key == nil {
-		return Tag(nil, attrType, value)
-	}
+	return tg.AppendTag(make([]byte, 0, TagSize), attrType, value)
+}
+
+// TagSize is the length of a search tag.
+const TagSize = 16
+
+// AppendTag appends Tag(key, attrType, value) to dst.
+func (tg *Tagger) AppendTag(dst []byte, attrType uint64, value []byte) []byte {
 	h, ok := tg.pool.Get().(hash.Hash)
 	if !ok {
-		h = hmac.New(sha256.New, tg.key)
+		if tg.key == nil {
+			h = sha256.New()
+		} else {
+			h = hmac.New(sha256.New, tg.key)
+		}
+	}
+	if tg.key == nil {
+		h.Write([]byte("craton tag v1"))
 	}
 	var t [8]byte
 	for i := range 8 {
@@ -130,10 +141,10 @@ func (tg *Tagger) Tag(attrType uint64, value []byte) []byte {
 	h.Write(t[:])
 	h.Write(value)
 	var sum [sha256.Size]byte
-	out := bytes.Clone(h.Sum(sum[:0])[:16])
+	dst = append(dst, h.Sum(sum[:0])[:TagSize]...)
 	h.Reset()
 	tg.pool.Put(h)
-	return out
+	return dst
 }
 
 // Wipe drops the pooled keyed states, so that nothing derived from the key

@@ -415,23 +415,23 @@ func BenchmarkTokenObject(b *testing.B) {
 func TestRefsCacheBounds(t *testing.T) {
 	var f refsCache
 	for i := range maxFound + 100 {
-		f.put(fmt.Sprint(i), 10, []Ref{{Handle: int64(i)}})
+		f.put(fmt.Append(nil, i), 10, []Ref{{Handle: int64(i)}})
 	}
 	if len(f.m) != maxFound {
 		t.Fatalf("%d searches remembered, want %d", len(f.m), maxFound)
 	}
-	if refs, ok := f.get(fmt.Sprint(maxFound+99), 10); !ok || refs[0].Handle != maxFound+99 {
+	if refs, ok := f.get(fmt.Append(nil, maxFound+99), 10); !ok || refs[0].Handle != maxFound+99 {
 		t.Fatalf("newest search: %v %v", refs, ok)
 	}
-	if _, ok := f.get(fmt.Sprint(maxFound+99), 12); ok {
+	if _, ok := f.get(fmt.Append(nil, maxFound+99), 12); ok {
 		t.Fatal("served at another counter")
 	}
-	f.put("old", 8, nil)
-	if _, ok := f.get("old", 8); ok {
+	f.put([]byte("old"), 8, nil)
+	if _, ok := f.get([]byte("old"), 8); ok {
 		t.Fatal("a search read at an older counter was remembered")
 	}
-	f.put("new", 12, nil)
-	if _, ok := f.get("new", 12); !ok || len(f.m) != 1 {
+	f.put([]byte("new"), 12, nil)
+	if _, ok := f.get([]byte("new"), 12); !ok || len(f.m) != 1 {
 		t.Fatalf("a newer counter did not start afresh: %d entries", len(f.m))
 	}
 }

@@ -73,39 +73,36 @@ type refsCache struct {
 
 const maxFound = 1 << 15
 
-func refsKey(tags [][]byte, private bool) string {
-	n := 1
-	for _, t := range tags {
-		n += 1 + len(t)
-	}
-	k := make([]byte, 0, n)
+// appendRefsKey appends the cache key of a search to dst: the scope, then
+// each tag with its length.
+func appendRefsKey(dst []byte, tags [][]byte, private bool) []byte {
 	if private {
-		k = append(k, 1)
+		dst = append(dst, 1)
 	} else {
-		k = append(k, 0)
+		dst = append(dst, 0)
 	}
 	for _, t := range tags {
-		k = append(k, byte(len(t)))
-		k = append(k, t...)
+		dst = append(dst, byte(len(t)))
+		dst = append(dst, t...)
 	}
-	return string(k)
+	return dst
 }
 
 // get returns the refs remembered for key at counter c, if any.
-func (f *refsCache) get(key string, c uint64) ([]Ref, bool) {
+func (f *refsCache) get(key []byte, c uint64) ([]Ref, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.at != c+1 {
 		return nil, false
 	}
-	refs, ok := f.m[key]
+	refs, ok := f.m[string(key)] // no copy: a lookup only
 	return refs, ok
 }
 
 // put remembers refs for key, read at counter c (before the query). The
 // counter only grows: an older stamp than the cache's is dropped, a newer
 // one starts the cache afresh.
-func (f *refsCache) put(key string, c uint64, refs []Ref) {
+func (f *refsCache) put(key []byte, c uint64, refs []Ref) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
@@ -119,7 +116,7 @@ func (f *refsCache) put(key string, c uint64, refs []Ref) {
 			break
 		}
 	}
-	f.m[key] = refs
+	f.m[string(key)] = refs
 }
 
 // ErrNoObject: no row with that handle (destroyed, maybe by another process).
@@ -618,7 +615,8 @@ func (s *Store) Refs(tags [][]byte, private bool) ([]Ref, error) {
 	if !trusted {
 		return s.queryRefs(tags, private)
 	}
-	key := refsKey(tags, private)
+	var kb [128]byte // most searches' keys fit: no allocation for a hit
+	key := appendRefsKey(kb[:0], tags, private)
 	if refs, ok := s.found.get(key, c); ok {
 		return refs, nil
 	}

@@ -420,22 +420,24 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 		scopes = append(scopes, scope{private: true})
 	}
 	for i := range scopes {
-		tag := publicTags.Tag
+		tg := publicTags
 		if scopes[i].private {
-			tag = t.tagger.Tag
-		}
-		var tags, broad [][]byte
-		for _, a := range tmpl {
-			switch {
-			case broadAttrs[a.Type]:
-				broad = append(broad, tag(a.Type, a.Value))
-			case indexed[a.Type]:
-				tags = append(tags, tag(a.Type, a.Value))
-			}
+			tg = t.tagger
 		}
 		// The first tag drives the index lookup: a selective one (label,
-		// ID, …) rather than one every object of a kind shares.
-		scopes[i].tags = append(tags, broad...)
+		// ID, …) rather than one every object of a kind shares. The tags
+		// share one buffer, sized so that appending never moves it.
+		buf := make([]byte, 0, backend.TagSize*len(tmpl))
+		tags := make([][]byte, 0, len(tmpl))
+		for _, broad := range []bool{false, true} {
+			for _, a := range tmpl {
+				if indexed[a.Type] && broadAttrs[a.Type] == broad {
+					buf = tg.AppendTag(buf, a.Type, a.Value)
+					tags = append(tags, buf[len(buf)-backend.TagSize:])
+				}
+			}
+		}
+		scopes[i].tags = tags
 	}
 	t.mu.RUnlock()
 	for _, sc := range scopes {
