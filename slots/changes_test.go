@@ -28,6 +28,23 @@ func addData(t *testing.T, tok *Token, label string) uint64 {
 	return h
 }
 
+// relabel gives object h a new label, as C_SetAttributeValue does.
+func relabel(t *testing.T, tok *Token, h uint64, label string) {
+	t.Helper()
+	o, err := tok.Object(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := o.Changed(Template{a(CKA_LABEL, label)}, BySetAttribute, false)
+	o.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.ReplaceObject(o, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // labelOf reads object h's label through Object, as every operation does.
 func labelOf(t *testing.T, tok *Token, h uint64) string {
 	t.Helper()
@@ -92,18 +109,7 @@ func TestCachedObjectsSeeOtherProcesses(t *testing.T) {
 		t.Fatalf("a confirmed object was read again (version %d)", o.Version)
 	}
 
-	o, err = tb.Object(h1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := o.Changed(Template{a(CKA_LABEL, "renamed")}, BySetAttribute, false)
-	o.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tb.ReplaceObject(o, n); err != nil {
-		t.Fatal(err)
-	}
+	relabel(t, tb, h1, "renamed")
 	if err := tb.DestroyObject(h2); err != nil {
 		t.Fatal(err)
 	}
@@ -197,18 +203,7 @@ func TestSearchesSeeOtherProcesses(t *testing.T) {
 	if hs := byLabel("one"); !slices.Equal(hs, []uint64{h2}) {
 		t.Fatalf("after another process destroyed %d: %v", h1, hs)
 	}
-	o, err := tb.Object(h2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := o.Changed(Template{a(CKA_LABEL, "two")}, BySetAttribute, false)
-	o.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tb.ReplaceObject(o, n); err != nil {
-		t.Fatal(err)
-	}
+	relabel(t, tb, h2, "two")
 	if hs := byLabel("one"); len(hs) != 0 {
 		t.Fatalf("a renamed object still found by its old label: %v", hs)
 	}
