@@ -108,6 +108,7 @@ var mechanisms = map[uint64]mechSpec{
 
 	CKM_EC_KEY_PAIR_GEN: {ops: opGenPair, keyType: CKK_EC, min: 256, max: 521, ecFlags: ecCaps},
 	CKM_ECDSA:           {ops: opSign | opVerify, keyType: CKK_EC, min: 256, max: 521, fips: prehashed, ecFlags: ecCaps},
+	CKM_ECDSA_SHA1:      {ops: opSign | opVerify, keyType: CKK_EC, min: 256, max: 521, fips: notApproved, ecFlags: ecCaps},
 	CKM_ECDSA_SHA256:    {ops: opSign | opVerify, keyType: CKK_EC, min: 256, max: 521, ecFlags: ecCaps},
 	CKM_ECDSA_SHA384:    {ops: opSign | opVerify, keyType: CKK_EC, min: 256, max: 521, ecFlags: ecCaps},
 	CKM_ECDSA_SHA512:    {ops: opSign | opVerify, keyType: CKK_EC, min: 256, max: 521, ecFlags: ecCaps},

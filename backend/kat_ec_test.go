@@ -2,7 +2,13 @@ package backend
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha1"
+	"errors"
 	"fmt"
+	"math/big"
 	"testing"
 
 	. "github.com/craton-hsm/craton/pkcs11/ck"
@@ -226,4 +232,53 @@ func TestKATFIPSEC(t *testing.T) {
 	t.Run("ecdsa_secp256r1_sha256_p1363_test.json", func(t *testing.T) { katRunECDSA(t, fb, "ecdsa_secp256r1_sha256_p1363_test.json") })
 	t.Run("ecdh_secp256r1_ecpoint_test.json", func(t *testing.T) { katRunECDH(t, fb, "ecdh_secp256r1_ecpoint_test.json") })
 	t.Run("ed25519_test.json", func(t *testing.T) { katRunEd25519(t, fb) })
+}
+
+// TestECDSASHA1AgainstGo: CKM_ECDSA_SHA1 (what pkcs11-tool --test-ec signs
+// with; refused in FIPS mode, as all SHA-1) against Go's crypto/ecdsa over a
+// SHA-1 digest, both ways, on P-256 and P-384: a token signature (r || s)
+// verifies there and a Go signature verifies here, and a changed message
+// fails both.
+func TestECDSASHA1AgainstGo(t *testing.T) {
+	t.Parallel()
+	b := NewDefault(Options{})
+	msg := []byte("pkcs11-tool --test-ec signs this with CKM_ECDSA_SHA1")
+	for _, c := range []struct {
+		params []byte
+		curve  elliptic.Curve
+	}{{katP256, elliptic.P256()}, {katP384, elliptic.P384()}} {
+		kp, err := b.GenerateKeyPair(CKM_EC_KEY_PAIR_GEN, Attrs{CKA_EC_PARAMS: c.params})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := ecdsa.ParseUncompressedPublicKey(c.curve, katUnwrapPoint(t, kp.Public[CKA_EC_POINT]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := (c.curve.Params().BitSize + 7) / 8
+		digest := sha1.Sum(msg)
+		sig, err := katSign(b, Mechanism{Type: CKM_ECDSA_SHA1}, CKK_EC, kp.Private, msg)
+		if err != nil || len(sig) != 2*size {
+			t.Fatalf("%s: sign: %d bytes, %v", c.curve.Params().Name, len(sig), err)
+		}
+		r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
+		if !ecdsa.Verify(pub, digest[:], r, s) {
+			t.Errorf("%s: Go does not verify the token's ECDSA-SHA1 signature", c.curve.Params().Name)
+		}
+		priv, err := ecdsa.ParseRawPrivateKey(c.curve, kp.Private[CKA_VALUE])
+		if err != nil {
+			t.Fatal(err)
+		}
+		gr, gs, err := ecdsa.Sign(rand.Reader, priv, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		gsig := append(gr.FillBytes(make([]byte, size)), gs.FillBytes(make([]byte, size))...)
+		if err := katVerify(b, Mechanism{Type: CKM_ECDSA_SHA1}, CKK_EC, kp.Public, msg, gsig); err != nil {
+			t.Errorf("%s: the token does not verify Go's ECDSA-SHA1 signature: %v", c.curve.Params().Name, err)
+		}
+		if err := katVerify(b, Mechanism{Type: CKM_ECDSA_SHA1}, CKK_EC, kp.Public, append(msg, '!'), gsig); !errors.Is(err, CKR_SIGNATURE_INVALID) {
+			t.Errorf("%s: a changed message: %v, want CKR_SIGNATURE_INVALID", c.curve.Params().Name, err)
+		}
+	}
 }

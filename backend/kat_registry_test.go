@@ -293,7 +293,7 @@ func TestKATRegistry(t *testing.T) {
 // Options.AllowPrehashedSign, the prehashed CKM_ECDSA, CKM_RSA_PKCS and
 // CKM_RSA_PKCS_PSS. With the option, CKM_RSA_PKCS is listed for sign and
 // verify only: RSA PKCS#1 v1.5 encryption stays refused.
-var katFIPSRefused = []uint64{CKM_SHA_1, CKM_SHA_1_HMAC, CKM_SHA1_RSA_PKCS, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP}
+var katFIPSRefused = []uint64{CKM_SHA_1, CKM_SHA_1_HMAC, CKM_SHA1_RSA_PKCS, CKM_ECDSA_SHA1, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP}
 
 func TestKATFIPSRegistry(t *testing.T) {
 	t.Parallel()

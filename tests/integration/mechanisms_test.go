@@ -30,7 +30,7 @@ var defaultMechs = []uint{
 	pkcs11.CKM_SHA256_RSA_PKCS_PSS, pkcs11.CKM_SHA384_RSA_PKCS_PSS, pkcs11.CKM_SHA512_RSA_PKCS_PSS,
 	pkcs11.CKM_SHA_1, pkcs11.CKM_SHA_1_HMAC, pkcs11.CKM_SHA256, pkcs11.CKM_SHA256_HMAC, pkcs11.CKM_SHA384,
 	pkcs11.CKM_SHA384_HMAC, pkcs11.CKM_SHA512, pkcs11.CKM_SHA512_HMAC, pkcs11.CKM_GENERIC_SECRET_KEY_GEN,
-	pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKM_ECDSA, pkcs11.CKM_ECDSA_SHA256, pkcs11.CKM_ECDSA_SHA384,
+	pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKM_ECDSA, pkcs11.CKM_ECDSA_SHA1, pkcs11.CKM_ECDSA_SHA256, pkcs11.CKM_ECDSA_SHA384,
 	pkcs11.CKM_ECDSA_SHA512, pkcs11.CKM_ECDH1_DERIVE, ckmEdwardsGen, ckmEdDSA, pkcs11.CKM_AES_KEY_GEN,
 	pkcs11.CKM_AES_ECB, pkcs11.CKM_AES_CBC, pkcs11.CKM_AES_CBC_PAD, pkcs11.CKM_AES_CTR, pkcs11.CKM_AES_GCM,
 	pkcs11.CKM_AES_KEY_WRAP, ckmAESKWP, ckmHKDFDerive, ckmHKDFData, ckmHKDFKeyGen,
@@ -50,7 +50,7 @@ const (
 // Refused in FIPS mode, always; and the prehashed signatures, refused
 // unless fips.allow_prehashed_sign.
 var (
-	fipsRefused = []uint{pkcs11.CKM_SHA_1, pkcs11.CKM_SHA1_RSA_PKCS, pkcs11.CKM_SHA_1_HMAC, pkcs11.CKM_AES_KEY_WRAP, ckmAESKWP}
+	fipsRefused = []uint{pkcs11.CKM_SHA_1, pkcs11.CKM_SHA1_RSA_PKCS, pkcs11.CKM_ECDSA_SHA1, pkcs11.CKM_SHA_1_HMAC, pkcs11.CKM_AES_KEY_WRAP, ckmAESKWP}
 	prehashed   = []uint{pkcs11.CKM_RSA_PKCS, pkcs11.CKM_RSA_PKCS_PSS, pkcs11.CKM_ECDSA}
 )
 
@@ -294,7 +294,7 @@ func exercise(t *testing.T, p *pkcs11.Ctx, sh pkcs11.SessionHandle, k suiteKeys,
 		return signVerify(m(nil), k.rsaPriv, k.rsaPub, msg)
 	case pkcs11.CKM_ECDSA:
 		return signVerify(m(nil), k.ecPriv, k.ecPub, digest[:])
-	case pkcs11.CKM_ECDSA_SHA256, pkcs11.CKM_ECDSA_SHA384, pkcs11.CKM_ECDSA_SHA512:
+	case pkcs11.CKM_ECDSA_SHA1, pkcs11.CKM_ECDSA_SHA256, pkcs11.CKM_ECDSA_SHA384, pkcs11.CKM_ECDSA_SHA512:
 		return signVerify(m(nil), k.ecPriv, k.ecPub, msg)
 	case ckmEdDSA:
 		return signVerify(m(nil), k.edPriv, k.edPub, msg)

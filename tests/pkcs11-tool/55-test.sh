@@ -3,7 +3,8 @@
 # AES-256 keys: random, digests, RSA signatures (with --allow-sw: Craton does
 # not claim CKF_HW, and without it pkcs11-tool skips the signature section),
 # verification and decryption (PKCS#1 v1.5 and OAEP, with and without a
-# label). Then --test-ec, which OpenSC 0.23 hard-codes to CKM_ECDSA_SHA1.
+# label). Then --test-ec, which OpenSC 0.23 hard-codes to CKM_ECDSA_SHA1, and
+# that mechanism's signature checked by OpenSSL.
 #
 #   CRATON_SO=/abs/path/libcraton.so bash tests/pkcs11-tool/55-test.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/lib.sh"
@@ -12,6 +13,7 @@ init_token selftest
 
 check "generate RSA-2048" p11 "${LOGIN[@]}" --keypairgen --key-type rsa:2048 --label rsa2048 --id 01
 check "generate P-256" p11 "${LOGIN[@]}" --keypairgen --key-type EC:prime256v1 --label p256 --id 02
+cp "$OUT" "$WORK/p256.gen"
 check "generate AES-256" p11 "${LOGIN[@]}" --keygen --key-type AES:32 --sensitive --label aes256 --id 03
 
 # no_error_lines NAME: the last --test output has no line reporting an error.
@@ -52,26 +54,26 @@ assert_contains "--test (no login): 'No errors'" "No errors"
 
 echo "# --test-ec"
 # OpenSC 0.23's --test-ec generates a key pair (needs --session-rw and --id),
-# then signs with CKM_ECDSA_SHA1. Craton implements ECDSA with SHA-2 only
-# (SPEC §4; -M lists no ECDSA-SHA1), so C_SignInit gets CKR_MECHANISM_INVALID:
-# the test cannot pass on this token. Check the parts that can.
-run p11 "${LOGIN[@]}" --session-rw --test-ec --id 04 --key-type EC:prime256v1
-cp "$OUT" "$WORK/test-ec.out"
-if [ "$RC" -eq 0 ]; then
-	pass "--test-ec passes"
-else
-	assert_contains "--test-ec: its key pair is generated" "Key pair generated:"
-	assert_contains "--test-ec: the P-256 public key" "EC_PARAMS:  06082a8648ce3d030107"
-	assert_contains "--test-ec: it gets to the signature" "*** Doing a signature ***"
-	if grep -q -F "C_SignInit failed: rv = CKR_MECHANISM_INVALID" "$OUT"; then
-		skip "--test-ec passes" "pkcs11-tool 0.23 signs with CKM_ECDSA_SHA1, which Craton does not implement (CKR_MECHANISM_INVALID at C_SignInit)"
-	else
-		fail "--test-ec" "failed otherwise than on CKM_ECDSA_SHA1"
-		_lib_show_output
-	fi
-	check "-M" p11 -M
-	assert_not_contains "-M: ECDSA-SHA1 is not offered" "ECDSA-SHA1"
-fi
+# then signs with CKM_ECDSA_SHA1 and verifies the signature.
+check "--test-ec" p11 "${LOGIN[@]}" --session-rw --test-ec --id 04 --key-type EC:prime256v1
+assert_contains "--test-ec: its key pair is generated" "Key pair generated:"
+assert_contains "--test-ec: the P-256 public key" "EC_PARAMS:  06082a8648ce3d030107"
+assert_contains "--test-ec: it gets to the signature" "*** Doing a signature ***"
+no_error_lines "--test-ec: no line reports an error"
+check "-M" p11 -M
+assert_contains "-M: ECDSA-SHA1 is offered (outside FIPS mode)" "ECDSA-SHA1"
+# --test-ec does not verify what it signed: OpenSSL does, and the token
+# verifies it too.
+head -c 1000 /dev/urandom >"$WORK/data"
+check "ECDSA-SHA1: sign" p11 "${LOGIN[@]}" --sign -m ECDSA-SHA1 --id 02 -i "$WORK/data" -o "$WORK/p256-sha1.sig" --signature-format openssl
+check "P-256: export the public key" pubkey_pem 02 "$WORK/p256.gen" "$WORK/p256.pem"
+run openssl dgst -sha1 -verify "$WORK/p256.pem" -signature "$WORK/p256-sha1.sig" "$WORK/data"
+assert_verified "ECDSA-SHA1: openssl verifies"
+run p11 "${LOGIN[@]}" --verify -m ECDSA-SHA1 --id 02 -i "$WORK/data" --signature-file "$WORK/p256-sha1.sig" --signature-format openssl
+assert_contains "ECDSA-SHA1: the token verifies" "Signature is valid"
+echo x >>"$WORK/data"
+run openssl dgst -sha1 -verify "$WORK/p256.pem" -signature "$WORK/p256-sha1.sig" "$WORK/data"
+assert_not_contains "ECDSA-SHA1: openssl rejects it for other data" "Verified OK"
 
 assert_no_panic "no recovered panic in the log"
 finish

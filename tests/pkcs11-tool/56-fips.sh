@@ -48,7 +48,7 @@ check "-I: the FIPS build answers" p11 -I
 echo "# -M: only approved mechanisms"
 check "-M (fips_mode by default in this build)" p11 -M
 cp "$OUT" "$WORK/mechs"
-for absent in "SHA-1," "SHA1-RSA-PKCS," "SHA-1-HMAC," "AES-KEY-WRAP," "mechtype-0x210B," "RSA-PKCS," "ECDSA," "RSA-PKCS-PSS,"; do
+for absent in "SHA-1," "SHA1-RSA-PKCS," "SHA-1-HMAC," "ECDSA-SHA1," "AES-KEY-WRAP," "mechtype-0x210B," "RSA-PKCS," "ECDSA," "RSA-PKCS-PSS,"; do
 	assert_not_contains "-M: no ${absent%,}" "  $absent"
 done
 for present in \
@@ -74,7 +74,7 @@ assert_contains "-M prehashed: RSA-PKCS for sign and verify only" "  RSA-PKCS, k
 assert_not_contains "-M prehashed: RSA-PKCS never encrypts or decrypts" "  RSA-PKCS, keySize={2048,4096}, encrypt"
 assert_contains "-M prehashed: raw ECDSA" "  ECDSA, keySize={256,521}, sign, verify"
 assert_contains "-M prehashed: raw RSA-PKCS-PSS" "  RSA-PKCS-PSS, keySize={2048,4096}, sign, verify"
-for absent in "SHA-1," "SHA1-RSA-PKCS," "SHA-1-HMAC," "AES-KEY-WRAP," "mechtype-0x210B,"; do
+for absent in "SHA-1," "SHA1-RSA-PKCS," "SHA-1-HMAC," "ECDSA-SHA1," "AES-KEY-WRAP," "mechtype-0x210B,"; do
 	assert_not_contains "-M prehashed: still no ${absent%,}" "  $absent"
 done
 
@@ -185,6 +185,7 @@ refused() {
 }
 refused "SHA-1 digest" CKR_MECHANISM_INVALID only p11 --hash -m SHA-1 -i "$WORK/data" -o "$WORK/x"
 refused "SHA1-RSA-PKCS sign" CKR_MECHANISM_INVALID only p11 "${LOGIN[@]}" --sign -m SHA1-RSA-PKCS --id 01 -i "$WORK/data" -o "$WORK/x"
+refused "ECDSA-SHA1 sign" CKR_MECHANISM_INVALID only p11 "${LOGIN[@]}" --sign -m ECDSA-SHA1 --id 02 -i "$WORK/data" -o "$WORK/x"
 refused "SHA-1-HMAC" CKR_MECHANISM_INVALID only p11 "${LOGIN[@]}" --sign -m SHA-1-HMAC --id 05 -i "$WORK/data" -o "$WORK/x"
 refused "raw RSA-PKCS sign (no allow_prehashed_sign)" CKR_MECHANISM_INVALID only p11 "${LOGIN[@]}" --sign -m RSA-PKCS --id 01 -i "$WORK/di.sha256" -o "$WORK/x"
 refused "raw ECDSA sign (no allow_prehashed_sign)" CKR_MECHANISM_INVALID only p11 "${LOGIN[@]}" --sign -m ECDSA --id 02 -i "$WORK/data.sha256" -o "$WORK/x"
