@@ -25,6 +25,7 @@ for line in \
 	"SHA256-RSA-PKCS-PSS, keySize={2048,4096}, sign, verify" \
 	"ECDSA-KEY-PAIR-GEN, keySize={256,521}, generate_key_pair, EC F_P, EC OID, EC uncompressed" \
 	"ECDSA, keySize={256,521}, sign, verify" \
+	"ECDSA-SHA1, keySize={256,521}, sign, verify" \
 	"ECDSA-SHA256, keySize={256,521}, sign, verify" \
 	"ECDSA-SHA384, keySize={256,521}, sign, verify" \
 	"ECDSA-SHA512, keySize={256,521}, sign, verify" \
@@ -49,7 +50,7 @@ for line in \
 	"mechtype-0x402C, keySize={1,4096}, generate"; do
 	assert_contains "-M: $line" "  $line"
 done
-for absent in MD5 DES RSA-X-509 ECDSA-SHA1 SHA224; do
+for absent in MD5 DES RSA-X-509 SHA224; do
 	assert_not_contains "-M: no $absent" "  $absent"
 done
 
