@@ -3,10 +3,12 @@ package pkcs11
 import (
 	"bytes"
 	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"math/big"
 	"testing"
 
@@ -223,6 +225,38 @@ func TestDigestHMACWrapHKDF(t *testing.T) {
 	must(t, err)
 	if !bytes.Equal(mac, mac2) {
 		t.Fatal("unwrapped key differs")
+	}
+	// AES-GCM wrapping gives its pooled operation back: three wraps under
+	// one KEK with different IVs, between GCM encryptions under it, each
+	// unwrap to a key making the same MAC, and the encryptions match
+	// crypto/cipher's.
+	gk, err := m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, ck.Template{attr(ck.CKA_VALUE_LEN, 32),
+		attr(ck.CKA_SENSITIVE, false), attr(ck.CKA_EXTRACTABLE, true)})
+	must(t, err)
+	gkv, _ := getAttr(t, m, sh, gk, ck.CKA_VALUE)
+	block, err := aes.NewCipher(gkv)
+	must(t, err)
+	aead, err := cipher.NewGCM(block)
+	must(t, err)
+	for i := range 3 {
+		iv := bytes.Repeat([]byte{byte(i + 1)}, 12)
+		w, _, err := m.WrapKey(sh, gcmMech(iv, nil, 128), gk, hk, 1024)
+		must(t, err)
+		msg := []byte(fmt.Sprint("between wraps ", i))
+		eiv := bytes.Repeat([]byte{byte(i + 0x40)}, 12)
+		must(t, m.EncryptInit(sh, gcmMech(eiv, nil, 128), gk))
+		ct, _, err := m.Encrypt(sh, msg, 1024)
+		must(t, err)
+		if want := aead.Seal(nil, eiv, msg, nil); !bytes.Equal(ct, want) {
+			t.Fatalf("GCM encryption %d after a wrap: %x, want %x", i, ct, want)
+		}
+		uk, err := m.UnwrapKey(sh, gcmMech(iv, nil, 128), gk, w,
+			ck.Template{attr(ck.CKA_CLASS, ck.CKO_SECRET_KEY), attr(ck.CKA_KEY_TYPE, ck.CKK_GENERIC_SECRET)})
+		must(t, err)
+		must(t, m.SignInit(sh, ck.Mechanism{Type: ck.CKM_SHA256_HMAC}, uk))
+		if mac3, _, err := m.Sign(sh, []byte("data"), 32); err != nil || !bytes.Equal(mac3, mac) {
+			t.Fatalf("GCM wrap %d: the unwrapped key's MAC %x (%v), want %x", i, mac3, err, mac)
+		}
 	}
 	// A non-extractable key cannot be wrapped.
 	_, _, err = m.WrapKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_WRAP_KWP}, kek, kek, 1024)

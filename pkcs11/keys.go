@@ -197,6 +197,11 @@ func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, out
 	if err != nil {
 		return nil, 0, st.logged("C_WrapKey", asWrappingKeyErr(err, ck.CKR_WRAPPING_KEY_HANDLE_INVALID, ck.CKR_WRAPPING_KEY_TYPE_INCONSISTENT))
 	}
+	if r, ok := c.(backend.Releaser); ok {
+		// A pooled operation goes back when the wrap is done: nothing
+		// returned points into it (a generated IV lies in the output).
+		defer r.Release()
+	}
 	need := c.OneShotLen(len(material))
 	if query, err := outLen(outCap, need); query || err != nil {
 		return nil, uint64(need), err
