@@ -2,6 +2,7 @@ package slots
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	. "github.com/craton-hsm/craton/pkcs11/ck"
@@ -143,5 +144,43 @@ func TestChangeRules(t *testing.T) {
 	s, _ := o.Changed(Template{a(CKA_SENSITIVE, true)}, BySetAttribute, false)
 	if _, err := s.Changed(Template{a(CKA_SENSITIVE, false)}, ByCopy, false); !errors.Is(err, CKR_ATTRIBUTE_READ_ONLY) {
 		t.Fatalf("sensitive went back to false: %v", err)
+	}
+}
+
+// TestAttrTablesMatchTheSets: the per-class tables give, for every class and
+// key type (known or not) and every attribute (known or not), the spec and
+// the required list that the attribute sets themselves give.
+func TestAttrTablesMatchTheSets(t *testing.T) {
+	var types []uint64
+	for _, m := range []map[uint64]attrSpec{commonAttrs, dataAttrs, certAttrs, keyAttrs, publicKeyAttrs, privateKeyAttrs,
+		secretKeyAttrs, rsaPublicAttrs, rsaPrivateAttrs, ecPublicAttrs, ecPrivateAttrs} {
+		for a := range m {
+			types = append(types, a)
+		}
+	}
+	types = append(types, 0x7fff_0001, CKA_VENDOR_DEFINED)
+	for _, class := range []uint64{CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY, CKO_HW_FEATURE, 0x1234} {
+		for _, kt := range []uint64{CKK_RSA, CKK_EC, CKK_EC_EDWARDS, CKK_AES, CKK_GENERIC_SECRET, 0x999} {
+			var req []uint64
+			for _, a := range types {
+				got, gok := specFor(class, kt, a)
+				want, wok := slowSpecFor(class, kt, a)
+				if got != want || gok != wok {
+					t.Errorf("class %#x, key type %#x, attribute %#x: %+v %v, want %+v %v", class, kt, a, got, gok, want, wok)
+				}
+				if wok && want.required && !slices.Contains(req, a) {
+					req = append(req, a)
+				}
+			}
+			slices.Sort(req)
+			if got := requiredFor(class, kt); !slices.Equal(got, req) {
+				t.Errorf("class %#x, key type %#x: required %v, want %v", class, kt, got, req)
+			}
+		}
+	}
+	n := 0
+	attrTables.Range(func(any, any) bool { n++; return true })
+	if n > 6*3 {
+		t.Errorf("%d attribute tables: template values grow the cache", n)
 	}
 }
