@@ -79,49 +79,34 @@ func mac(key, data []byte) []byte {
 // private objects be searched without decrypting them.
 func IndexKey(tokenKey []byte) []byte { return mac(tokenKey, []byte("craton index v1")) }
 
-// Tag is a 16-byte search tag for one attribute. With a key it is an HMAC
-// (private objects: equal values are findable only by whoever has the token
-// key); without, a plain SHA-256 (public objects, whose values are stored in
-// clear anyway).
-func Tag(key []byte, attrType uint64, value []byte) []byte {
-	var t [8]byte
-	for i := range 8 {
-		t[i] = byte(attrType >> (8 * i))
-	}
-	if key == nil {
-		h := sha256.New()
-		h.Write([]byte("craton tag v1"))
-		h.Write(t[:])
-		h.Write(value)
-		return h.Sum(nil)[:16]
-	}
-	h := hmac.New(sha256.New, key)
-	h.Write(t[:])
-	h.Write(value)
-	return h.Sum(nil)[:16]
-}
-
-// Tagger makes Tag(key, …) for one key, from a pool of hash states (keyed
-// HMACs, or SHA-256 for the unkeyed tags): a tag then costs two SHA-256
-// blocks and no key schedule or allocation. A search makes a tag per
-// attribute and scope, every time. Safe for concurrent use.
+// Tagger makes the 16-byte search tags of one scope. With a key (private
+// objects) a tag is HMAC-SHA256(key, attribute type (8 bytes, little-endian)
+// || value): equal values are findable only by whoever has the token key.
+// Without (public objects, whose values are stored in clear anyway) it is
+// SHA-256("craton tag v1" || type || value). Either is cut to 16 bytes.
+//
+// The hash states come from a pool (keyed HMACs, or SHA-256), so a tag costs
+// two SHA-256 blocks and no key schedule or allocation of the state: a
+// search makes a tag per attribute and scope, every time. Tags may be made
+// from several goroutines at once, but not while Wipe runs.
 type Tagger struct {
 	key  []byte
 	pool sync.Pool
 }
 
-// NewTagger returns the Tagger for key (nil: public tags, a plain SHA-256).
+// NewTagger returns the Tagger for key (nil: public tags). It keeps key,
+// and Wipe clears it.
 func NewTagger(key []byte) *Tagger { return &Tagger{key: key} }
-
-// Tag is Tag(key, attrType, value) for the Tagger's key.
-func (tg *Tagger) Tag(attrType uint64, value []byte) []byte {
-	return tg.AppendTag(make([]byte, 0, TagSize), attrType, value)
-}
 
 // TagSize is the length of a search tag.
 const TagSize = 16
 
-// AppendTag appends Tag(key, attrType, value) to dst.
+// Tag returns the tag of one attribute.
+func (tg *Tagger) Tag(attrType uint64, value []byte) []byte {
+	return tg.AppendTag(make([]byte, 0, TagSize), attrType, value)
+}
+
+// AppendTag appends the tag of one attribute to dst.
 func (tg *Tagger) AppendTag(dst []byte, attrType uint64, value []byte) []byte {
 	h, ok := tg.pool.Get().(hash.Hash)
 	if !ok {
@@ -147,10 +132,11 @@ func (tg *Tagger) AppendTag(dst []byte, attrType uint64, value []byte) []byte {
 	return dst
 }
 
-// Wipe drops the pooled keyed states, so that nothing derived from the key
-// is handed out again (best effort, as Key.Wipe: the pads are left to the
-// garbage collector). The key itself is its owner's to wipe.
+// Wipe clears the key and drops the pooled keyed states, so that nothing
+// derived from it is handed out again (best effort, as Key.Wipe: the pads
+// are left to the garbage collector). The Tagger is not used after it.
 func (tg *Tagger) Wipe() {
+	clear(tg.key)
 	for tg.pool.Get() != nil {
 	}
 }
