@@ -75,8 +75,7 @@ type Token struct {
 
 	mu         sync.RWMutex
 	tokenKey   []byte
-	indexKey   []byte
-	tagger     *backend.Tagger // private objects' search tags, under indexKey; nil when logged out
+	tagger     *backend.Tagger // private objects' search tags, under the index key it holds; nil when logged out
 	generation int64           // of the token row when tokenKey was unwrapped
 	// genChecked is the change counter + 1 when the store's generation was
 	// last found to be generation (0: not since the login); see staleLocked.
@@ -120,11 +119,10 @@ func (t *Token) Close() error {
 
 func (t *Token) forgetKeysLocked() {
 	clear(t.tokenKey)
-	clear(t.indexKey)
 	if t.tagger != nil {
-		t.tagger.Wipe()
+		t.tagger.Wipe() // and the index key with it
 	}
-	t.tokenKey, t.indexKey, t.tagger = nil, nil, nil
+	t.tokenKey, t.tagger = nil, nil
 	t.login.Store(NotLoggedIn)
 	t.cache.Range(func(h, o any) bool {
 		t.cache.Delete(h)
@@ -318,8 +316,7 @@ func (t *Token) Login(userType uint64, pin []byte) error {
 		}
 		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN
 	}
-	t.tokenKey, t.indexKey, t.generation = key, backend.IndexKey(key), rec.Generation
-	t.tagger = backend.NewTagger(t.indexKey)
+	t.tokenKey, t.tagger, t.generation = key, backend.NewTagger(backend.IndexKey(key)), rec.Generation
 	t.genChecked.Store(0)
 	t.login.Store(userType)
 	return nil

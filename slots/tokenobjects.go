@@ -110,13 +110,10 @@ func (t *Token) writeErrLocked(err error) error {
 // staleLocked reports (and acts on) a login that outlived a
 // re-initialisation by another process: the keys are forgotten.
 func (t *Token) staleLocked() bool {
-	if t.tokenKey == nil {
+	if t.tokenKey == nil || !t.mayBeStale() {
 		return false
 	}
-	c, trusted := t.store.changes.Load()
-	if trusted && t.genChecked.Load() == c+1 {
-		return false
-	}
+	c, trusted := t.store.changes.Load() // before the query: a stamp for what it reads
 	gen, err := t.store.Generation()
 	if err != nil {
 		return false
