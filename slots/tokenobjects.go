@@ -16,7 +16,7 @@ import (
 // So the store's files never hold a key value or a private object in clear,
 // and using such an object needs a logged-in process (which holds the key).
 //
-// Search tags (see backend.Tag) index the attributes clients search by:
+// Search tags (see backend.Tagger) index the attributes clients search by:
 // plain digests for public objects, HMACs under a key derived from the token
 // key for private ones.
 
