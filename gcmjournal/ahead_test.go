@@ -109,16 +109,18 @@ func TestAheadDoesNotWait(t *testing.T) {
 }
 
 // TestAheadBound: at every moment the file's ceiling covers every count
-// handed out, and exceeds them by at most ReserveStep per process: one
-// journal, then two on one path.
+// handed out, and exceeds them by at most ReserveStep per process, and no
+// write raises a ceiling by more than MaxBlock (SPEC §5: an fsync at least
+// every 1,024 counts): one journal, then two on one path.
 func TestAheadBound(t *testing.T) {
-	for _, step := range []uint64{16, 64, 1024} {
+	for _, step := range []uint64{16, 64, 1024, DefaultReserveStep} {
 		for _, n := range []int{1, 2} {
 			t.Run("step="+itoa(step)+"/journals="+itoa(uint64(n)), func(t *testing.T) {
 				path := tempPath(t)
 				var js []*Journal
+				sink := new(logSink)
 				for range n {
-					js = append(js, open(t, path, 0, step, nil))
+					js = append(js, open(t, path, 0, step, sink))
 				}
 				var handed uint64
 				for i := range int(6 * step) {
@@ -139,6 +141,15 @@ func TestAheadBound(t *testing.T) {
 				}
 				if c := fileCeiling(t, path, fpA); c < handed || c > handed+uint64(n)*step {
 					t.Fatalf("after close: the file records %d for %d counts", c, handed)
+				}
+				blocks := sink.reservations(t)
+				if len(blocks) == 0 {
+					t.Fatal("no reservation logged")
+				}
+				for _, bl := range blocks {
+					if bl[1]-bl[0] > min(step, MaxBlock) || bl[1] <= bl[0] {
+						t.Fatalf("a write reserved [%d, %d): more than %d", bl[0], bl[1], min(step, MaxBlock))
+					}
 				}
 			})
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,39 @@ func (s *logSink) log(level, msg string, kv ...any) {
 		fmt.Fprintf(&b, " %v=%v", kv[i], kv[i+1])
 	}
 	s.lines = append(s.lines, b.String())
+}
+
+// reservations returns the blocks [from, to) the journals logging to s
+// reserved, from their debug lines, in order.
+func (s *logSink) reservations(t testing.TB) [][2]uint64 {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out [][2]uint64
+	for _, l := range s.lines {
+		if !strings.HasPrefix(l, "debug gcm journal reservation ") {
+			continue
+		}
+		var bl [2]uint64
+		for _, f := range strings.Fields(l) {
+			if v, ok := strings.CutPrefix(f, "from="); ok {
+				bl[0] = mustUint(t, v)
+			} else if v, ok := strings.CutPrefix(f, "to="); ok {
+				bl[1] = mustUint(t, v)
+			}
+		}
+		out = append(out, bl)
+	}
+	return out
+}
+
+func mustUint(t testing.TB, s string) uint64 {
+	t.Helper()
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("log value %q: %v", s, err)
+	}
+	return v
 }
 
 // find returns the first line at level containing every one of subs.

@@ -31,10 +31,19 @@ var (
 )
 
 const (
-	// DefaultReserveStep is how far ahead a reservation reaches by default,
-	// and the most it may: the spec asks for an fsync at least every 1,024
-	// counts.
-	DefaultReserveStep = 1024
+	// MaxBlock is the most one write raises a key's ceiling by: SPEC §5
+	// asks for an fsync at least every 1,024 counts.
+	MaxBlock = 1024
+
+	// DefaultReserveStep is how far this process's reservations of a key
+	// may run ahead of its count by default, and the most they may: one
+	// block in use and one fetched ahead. It is what a crash may cost a key,
+	// per process. Two blocks rather than one let the block ahead be
+	// fetched a whole block before it is needed, so a token encrypting as
+	// fast as it can never waits for the disk, and each key costs one write
+	// per 1,024 counts, the least SPEC §5 allows (see the package
+	// documentation, "Reservation protocol").
+	DefaultReserveStep = 2 * MaxBlock
 
 	// maxFileSize bounds the journal file read (about 2.8 million keys).
 	maxFileSize = 256 << 20
@@ -71,10 +80,11 @@ type Options struct {
 	Log func(level, msg string, kv ...any)
 
 	// ReserveStep bounds how far reservations run ahead of the count, per
-	// process and key, 1..1024; 0 means 1024. It is what a crash can cost a
-	// key at most, per process. A file journal with ReserveStep of at least
-	// 16 fetches blocks of ReserveStep/2 ahead in the background; a smaller
-	// step reserves whole steps in the foreground, as the caller waits.
+	// process and key, 1..2048; 0 means 2048. It is what a crash can cost a
+	// key at most, per process. A key with no count in hand gets a block of
+	// min(ReserveStep, 1024) in the foreground, as the caller waits; a file
+	// journal with ReserveStep of at least 16 then fetches blocks of
+	// ReserveStep/2 ahead in the background.
 	ReserveStep uint64
 }
 
@@ -83,8 +93,9 @@ type Options struct {
 type Journal struct {
 	path     string // canonical journal path; "" in memory
 	max      uint64
-	step     uint64
-	half     uint64 // the size of a block fetched ahead; 0: no fetching ahead
+	step     uint64 // the most this process holds ahead per key (ReserveStep)
+	block    uint64 // the block a key with no count in hand gets: min(step, MaxBlock)
+	half     uint64 // the block fetched ahead, step/2; 0: no fetching ahead
 	sealer   Sealer
 	log      func(level, msg string, kv ...any)
 	testHook func(point string) error // tests only: called at the start of every write, without j.mu
@@ -184,10 +195,11 @@ func Open(o Options) (*Journal, error) {
 	if j.step == 0 {
 		j.step = DefaultReserveStep
 	}
+	j.block = min(j.step, MaxBlock)
 	if j.max > MaxCap {
 		return nil, fmt.Errorf("gcmjournal: Max %d is above 2^32", o.Max)
 	}
-	if j.step > DefaultReserveStep {
+	if j.step > DefaultReserveStep { // a fetched block would pass MaxBlock
 		return nil, fmt.Errorf("gcmjournal: ReserveStep %d is above %d", o.ReserveStep, DefaultReserveStep)
 	}
 	if j.log == nil {

@@ -19,7 +19,7 @@ func TestOptions(t *testing.T) {
 		err  string
 	}{
 		{"max above 2^32", Options{Max: MaxCap + 1}, "above 2^32"},
-		{"step above 1024", Options{ReserveStep: 1025}, "above 1024"},
+		{"step above 2048", Options{ReserveStep: 2049}, "above 2048"},
 		{"file without sealer", Options{Path: path}, "needs a Sealer"},
 		{"short MAC", Options{Path: path, Sealer: shortSealer{}}, "returns 4 bytes"},
 		{"directory", Options{Path: filepath.Dir(path), Sealer: testSealer{}}, "not a regular file"},

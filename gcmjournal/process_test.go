@@ -88,7 +88,7 @@ func childCmd(t *testing.T, mode, path string, maxEnc, step uint64) *exec.Cmd {
 // TestTwoProcesses: two processes share a key and a journal with Max 5000
 // and encrypt as fast as they can: together they get exactly 5000.
 func TestTwoProcesses(t *testing.T) {
-	for _, step := range []uint64{16, 1024} {
+	for _, step := range []uint64{16, DefaultReserveStep} {
 		t.Run("step="+itoa(step), func(t *testing.T) {
 			path := tempPath(t)
 			type proc struct {
@@ -142,7 +142,7 @@ func TestTwoProcesses(t *testing.T) {
 // fewer than the successes the children reported (so never fewer than the
 // encryptions made) and at most one block more.
 func TestKill9(t *testing.T) {
-	kill9(t, "crash", []uint64{1, 5, 64, 1024}, 24)
+	kill9(t, "crash", []uint64{1, 5, 64, 1024, DefaultReserveStep}, 25)
 }
 
 // TestKill9Ahead is TestKill9 with a child that encrypts at a realistic
@@ -150,7 +150,7 @@ func TestKill9(t *testing.T) {
 // while the child holds a block fetched ahead, or has one in flight. The
 // count after a restart still exceeds the truth by at most one step.
 func TestKill9Ahead(t *testing.T) {
-	kill9(t, "crash-paced", []uint64{16, 64, 1024}, 15)
+	kill9(t, "crash-paced", []uint64{16, 64, 1024, DefaultReserveStep}, 16)
 }
 
 func kill9(t *testing.T, mode string, steps []uint64, rounds int) {

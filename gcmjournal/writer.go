@@ -112,9 +112,10 @@ type grant struct {
 
 // write takes the write token, reserves a block for every queued key, and
 // installs the blocks once they are durable. A key with no unused count gets
-// a whole step; a key fetching ahead (it holds at most step-half) gets half a
-// step; a key holding more gets nothing: what the process holds unused never
-// exceeds step, whoever queued the key and whenever. A key whose
+// a block (min(step, MaxBlock)); a key fetching ahead (it holds at most
+// step-half) gets half a step; a key holding more gets nothing: what the
+// process holds unused never exceeds step, whoever queued the key and
+// whenever, and no write raises a ceiling by more than MaxBlock. A key whose
 // ceiling reached the cap gets nothing; if it has no unused count it is
 // marked exhausted, for good. If the write fails, every key that was to get
 // a block records the error for its next Reserve that needs one.
@@ -176,7 +177,7 @@ func (j *Journal) write(who string) {
 						"key", fp.short(), "cap", j.max, "file", j.path)
 				}
 			case unused == 0:
-				grants = append(grants, grant{fp, e.ceiling, min(e.ceiling+j.step, j.max)})
+				grants = append(grants, grant{fp, e.ceiling, min(e.ceiling+j.block, j.max)})
 				needy = append(needy, fp)
 			case j.half > 0 && unused <= j.step-j.half: // fetching ahead
 				grants = append(grants, grant{fp, e.ceiling, min(e.ceiling+j.half, j.max)})

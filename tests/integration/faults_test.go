@@ -613,16 +613,7 @@ func faultChattrWorks(dir string) error {
 // cleanup). It returns how.
 func faultReadOnly(t *testing.T, dir string, skip ...string) (undo func(), how string) {
 	t.Helper()
-	var paths []string
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, de := range ents {
-		if de.Type().IsRegular() && !slices.Contains(skip, de.Name()) {
-			paths = append(paths, filepath.Join(dir, de.Name()))
-		}
-	}
+	paths := faultFiles(t, dir, skip)
 	if !faultIsRoot() {
 		for _, p := range paths {
 			os.Chmod(p, 0o400)
@@ -652,12 +643,42 @@ func faultReadOnly(t *testing.T, dir string, skip ...string) (undo func(), how s
 		}
 	}
 	t.Cleanup(undo)
-	faultRun(t, "chattr", append([]string{"+i", dir}, paths...)...)
+	// A write still in flight in the child (the GCM journal fetches its
+	// next block in the background) may rename a temporary file away
+	// between the listing and chattr: list again and retry.
+	for try := 0; ; try++ {
+		out, err := exec.Command("chattr", append([]string{"+i", dir}, paths...)...).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if try == 50 {
+			t.Fatalf("chattr +i %s %v: %v\n%s", dir, paths, err, out)
+		}
+		exec.Command("chattr", append([]string{"-i", dir}, paths...)...).Run()
+		time.Sleep(20 * time.Millisecond)
+		paths = faultFiles(t, dir, skip)
+	}
 	names := make([]string, len(paths))
 	for i, p := range paths {
 		names[i] = filepath.Base(p)
 	}
 	return undo, fmt.Sprintf("chattr +i on the directory and %v (root)", names)
+}
+
+// faultFiles lists the regular files in dir, but those named in skip.
+func faultFiles(t *testing.T, dir string, skip []string) []string {
+	t.Helper()
+	var paths []string
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range ents {
+		if de.Type().IsRegular() && !slices.Contains(skip, de.Name()) {
+			paths = append(paths, filepath.Join(dir, de.Name()))
+		}
+	}
+	return paths
 }
 
 // roBindWrap runs a child in a mount namespace of its own where dir is
