@@ -74,6 +74,34 @@ func BenchmarkReserve(b *testing.B) {
 		})
 		b.Run(name+"/work", loop(file, true, 0, work))
 	}
+	// A journal that records 10,000 other keys (about 1 MB): what every
+	// write reads and checks, whichever key it raises.
+	b.Run("file/work/10k-keys", func(b *testing.B) {
+		path := tempPath(b)
+		recs := make([]Record, 10000)
+		for i := range recs {
+			recs[i] = Record{FP: sha256.Sum256([]byte{byte(i), byte(i >> 8)}), Ceiling: 1 << 20, State: Live}
+		}
+		seed, err := Open(Options{Path: path, Sealer: testSealer{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := seed.store(recs); err != nil {
+			b.Fatal(err)
+		}
+		seed.Close()
+		j, err := Open(Options{Path: path, Sealer: testSealer{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { j.Close() })
+		for b.Loop() {
+			sha256.Sum256(work)
+			if err := j.Reserve(fpA); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("file/work/no-ahead", loop(true, false, 0, work))
 	b.Run("file/work/slow-disk", loop(true, true, 5*time.Millisecond, work))
 	b.Run("file/work/slow-disk/no-ahead", loop(true, false, 5*time.Millisecond, work))

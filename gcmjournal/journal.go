@@ -114,9 +114,12 @@ type Journal struct {
 	pinned         bool   // installed: Close does not close
 	lastBad        []byte // the last damaged file content logged, to log it once
 	badLogged      bool
-	raiseBadLogged bool   // the damaged raise file was logged
-	raiseBuf       []byte // readRaise's buffer; used under the flock, by the one write in flight
-	failing        bool   // the last write failed on I/O or a corrupt file (logged)
+	raiseBadLogged bool         // the damaged raise file was logged
+	raiseBuf       []byte       // readRaise's buffer; used under the flock, by the one write in flight
+	view           *journalView // the journal as last read; used under the flock, by Open or the one write in flight
+	merged         *assessment  // the assessment last merged into keys (merging it again changes nothing)
+	fullReads      int          // tests only: journal readings that were not answered by view
+	failing        bool         // the last write failed on I/O or a corrupt file (logged)
 }
 
 // span is a block of counts [next, end) this process owns and has not yet
@@ -367,6 +370,7 @@ func (j *Journal) Close() error {
 	}
 	j.mu.Unlock()
 	j.bg.Wait()
+	j.dropView() // no write can start now
 	if j.lock != nil {
 		return j.lock.Close()
 	}

@@ -277,6 +277,40 @@ func TestTwoJournalsOnePath(t *testing.T) {
 	}
 }
 
+// TestJournalReadWhenReplaced: a write reads the journal again only when
+// it was replaced (by this process's own rewrite or another's) or changed;
+// a write that only raises ceilings reads it no more, and still sees what
+// another process recorded as soon as that process rewrites the file.
+func TestJournalReadWhenReplaced(t *testing.T) {
+	path := tempPath(t)
+	a := open(t, path, 0, 16, nil)
+	b := open(t, path, 0, 16, nil)
+	reserve := func(j *Journal, fp Fingerprint, n int) {
+		t.Helper()
+		for range n {
+			if err := j.Reserve(fp); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j.Count(fp) // settles the writes in flight
+	}
+	reserve(a, fpA, 1) // a new key: a rewrite, so the next write reads the new file
+	reserve(a, fpA, 16)
+	before := a.fullReads
+	reserve(a, fpA, 20*16) // raises only: about 40 writes
+	if got := a.fullReads - before; got != 0 {
+		t.Fatalf("raises only: the journal was read %d more times, want 0", got)
+	}
+	reserve(b, fpB, 1) // b rewrites the journal with B
+	reserve(a, fpA, 16)
+	if got := a.fullReads - before; got != 1 {
+		t.Fatalf("after another process's rewrite: %d reads, want 1", got)
+	}
+	if _, ceil, _ := a.Count(fpB); ceil == 0 {
+		t.Fatal("a did not learn B's ceiling from b's rewrite")
+	}
+}
+
 // TestFlippedByte: a journal whose footer does not match poisons every key
 // it lists, for good; keys it does not list proceed.
 func TestFlippedByte(t *testing.T) {

@@ -254,9 +254,10 @@ func (j *Journal) write(who string) {
 // no file yet), into j.keys: ceilings only rise, states only worsen. It logs
 // a damaged file once. Called with j.mu held.
 func (j *Journal) merge(data []byte, a *assessment) {
-	if a == nil {
-		return // no file yet
+	if a == nil || a == j.merged {
+		return // no file yet, or the file as merged before: ceilings only rose since, states only worsened
 	}
+	j.merged = a
 	for fp, r := range a.keys {
 		e := j.keys[fp]
 		if e == nil {
