@@ -117,6 +117,7 @@ type Journal struct {
 	raiseBadLogged bool         // the damaged raise file was logged
 	raiseBuf       []byte       // readRaise's buffer; used under the flock, by the one write in flight
 	view           *journalView // the journal as last read; used under the flock, by Open or the one write in flight
+	raise          heldRaise    // the raise file, held open; likewise
 	merged         *assessment  // the assessment last merged into keys (merging it again changes nothing)
 	fullReads      int          // tests only: journal readings that were not answered by view
 	failing        bool         // the last write failed on I/O or a corrupt file (logged)
@@ -248,6 +249,8 @@ func Open(o Options) (*Journal, error) {
 		j.mergeRaise(rs, a)
 	}
 	if err != nil {
+		j.dropView()
+		j.dropRaise()
 		j.lock.Close()
 		return nil, fmt.Errorf("gcm journal %s: %w", path, err)
 	}
@@ -371,6 +374,7 @@ func (j *Journal) Close() error {
 	j.mu.Unlock()
 	j.bg.Wait()
 	j.dropView() // no write can start now
+	j.dropRaise()
 	if j.lock != nil {
 		return j.lock.Close()
 	}

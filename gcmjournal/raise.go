@@ -102,21 +102,17 @@ func parseRaiseSlot(b []byte, sum func(data []byte) []byte) (seq uint64, recs []
 // readRaise reads and judges the raise file. A missing file is no raise.
 // Called with the flock held.
 func (j *Journal) readRaise() (raiseState, error) {
-	f, err := os.Open(j.path + raiseSuffix)
-	if errors.Is(err, fs.ErrNotExist) {
-		return raiseState{}, nil
+	f, err := j.raiseFile()
+	if f == nil || err != nil {
+		return raiseState{}, err // no file: no raise
 	}
-	if err != nil {
-		return raiseState{}, fmt.Errorf("%w: %w", ErrIO, err)
-	}
-	defer f.Close()
 	// One read into a buffer of the file's size plus one byte, kept for
 	// the next write: this runs on every write.
 	if cap(j.raiseBuf) < 2*raiseSlotSize+1 {
 		j.raiseBuf = make([]byte, 2*raiseSlotSize+1)
 	}
-	n, err := io.ReadFull(f, j.raiseBuf[:2*raiseSlotSize+1])
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	n, err := f.ReadAt(j.raiseBuf[:2*raiseSlotSize+1], 0)
+	if err != nil && err != io.EOF {
 		return raiseState{}, fmt.Errorf("%w: %w", ErrIO, err)
 	}
 	data := j.raiseBuf[:n]
@@ -135,6 +131,60 @@ func (j *Journal) readRaise() (raiseState, error) {
 		st.named = raiseCandidates(data)
 	}
 	return st, nil
+}
+
+// heldRaise is the raise file as this process holds it open: written in
+// place, it stays the same file until a writer replaces it whole (when it
+// was missing or damaged), so a write reopens it only then.
+type heldRaise struct {
+	f        *os.File
+	fi       os.FileInfo // its fstat when opened: the identity compared
+	writable bool        // opened for writing too
+}
+
+// raiseFile returns the raise file, open, or nil if it does not exist. It
+// reopens it when the path names another file than the one held. Called
+// with the flock held, by Open or the one write in flight.
+func (j *Journal) raiseFile() (*os.File, error) {
+	name := j.path + raiseSuffix
+	fi, err := os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		j.dropRaise()
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrIO, err)
+	}
+	if j.raise.f != nil && os.SameFile(j.raise.fi, fi) {
+		return j.raise.f, nil
+	}
+	j.dropRaise()
+	writable := true
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		writable = false
+		f, err = os.Open(name) // readable still: Open and Inspect work
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrIO, err)
+	}
+	if fi, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %w", ErrIO, err)
+	}
+	j.raise = heldRaise{f: f, fi: fi, writable: writable}
+	return f, nil
+}
+
+// dropRaise closes the raise file held, if any.
+func (j *Journal) dropRaise() {
+	if j.raise.f != nil {
+		j.raise.f.Close()
+		j.raise = heldRaise{}
+	}
 }
 
 // raiseCandidates lists the fingerprints a damaged raise file may hold: the
@@ -166,11 +216,16 @@ func (j *Journal) storeRaise(st raiseState, recs []raiseRec) error {
 	if !st.exists || st.damaged {
 		return writeAtomic(j.path+raiseSuffix, append(slot, make([]byte, raiseSlotSize)...))
 	}
-	f, err := os.OpenFile(j.path+raiseSuffix, os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrIO, err)
+	f := j.raise.f
+	if !j.raise.writable {
+		// Opened read-only (a read-only file or directory): try again,
+		// to fail as the write would.
+		var err error
+		if f, err = os.OpenFile(j.path+raiseSuffix, os.O_WRONLY, 0); err != nil {
+			return fmt.Errorf("%w: %w", ErrIO, err)
+		}
+		defer f.Close()
 	}
-	defer f.Close()
 	if err := fault("raise-write"); err != nil {
 		return fmt.Errorf("%w: %w", ErrIO, err)
 	}

@@ -66,6 +66,47 @@ func TestRaiseAlternatesSlots(t *testing.T) {
 	}
 }
 
+// TestRaiseFileReplaced: a journal holds its raise file open between
+// writes; when the file is replaced whole (as a writer does when it finds
+// it missing or damaged), the next raise goes to the new file, not to the
+// unlinked one the journal still holds.
+func TestRaiseFileReplaced(t *testing.T) {
+	path := tempPath(t)
+	j := open(t, path, 0, 10, nil)
+	reserve := func(n int) {
+		t.Helper()
+		for range n {
+			if err := j.Reserve(fpA); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	reserve(21) // blocks [0, 10) in the journal, [10, 20) and [20, 30) raised
+	if r, _ := effective(t, path, fpA); r.Ceiling != 30 {
+		t.Fatalf("ceiling %d, want 30", r.Ceiling)
+	}
+	// Replace the raise file by a copy: the same content, another inode.
+	tmp := path + ".copy"
+	if err := os.WriteFile(tmp, mustRead(t, path+raiseSuffix), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path+raiseSuffix); err != nil {
+		t.Fatal(err)
+	}
+	reserve(10) // the block [30, 40), raised
+	if r, _ := effective(t, path, fpA); r.Ceiling != 40 {
+		t.Fatalf("after the replacement the files record ceiling %d, want 40", r.Ceiling)
+	}
+	// And a raise file removed is started afresh.
+	if err := os.Remove(path + raiseSuffix); err != nil {
+		t.Fatal(err)
+	}
+	reserve(10)
+	if r, _ := effective(t, path, fpA); r.Ceiling != 50 {
+		t.Fatalf("after the removal the files record ceiling %d, want 50", r.Ceiling)
+	}
+}
+
 // TestRaiseTornSlot: a crash while a slot is written leaves that slot
 // unreadable; the other one holds the content before it, which a reopened
 // journal honours without complaint.

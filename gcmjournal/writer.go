@@ -21,10 +21,14 @@ func (j *Journal) maybeAhead(fp Fingerprint, e *entry) {
 		return
 	}
 	j.want(fp, e)
-	if !j.bgRunning && !j.closed {
+	switch {
+	case j.closed:
+	case !j.bgRunning:
 		j.bgRunning = true
 		j.bg.Add(1)
 		go j.background()
+	case !j.writing:
+		j.cond.Broadcast() // the writer waits for work
 	}
 }
 
@@ -72,16 +76,18 @@ func (j *Journal) refill(fp Fingerprint) error {
 }
 
 // background is the background writer: it serves the queued keys, one
-// write at a time, until none is queued or the journal closes.
+// write at a time, and waits for more until the journal closes. Started by
+// the first block fetched ahead, it stays: a goroutine started per write
+// cost the writer a new stack, grown again every time.
 func (j *Journal) background() {
 	defer j.bg.Done()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for {
-		for j.writing && !j.closed {
+		for (j.writing || len(j.wanted) == 0) && !j.closed {
 			j.cond.Wait()
 		}
-		if j.closed || len(j.wanted) == 0 {
+		if j.closed {
 			j.bgRunning = false
 			return
 		}
