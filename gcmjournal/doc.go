@@ -114,9 +114,16 @@
 // the benchmarks ran on), and a key costs one write per 1,024 counts, the
 // least SPEC §5 allows. With a step of 1,024 (blocks of 512 fetched with
 // 512 in hand) writes came twice as often and the caller waited for about
-// every second one: 55-62 % of the in-memory rate against 72-81 % (the
-// flush floor of BenchmarkGCM64 in pkcs11/, measured alongside: 71-82 %).
+// every second one: 48-61 % of the in-memory rate against 69-77 % in
+// BenchmarkGCM64 (pkcs11/), whose flush floor measured 76-98 % alongside.
 // A crash costs a key at most 2,048 of its 2^32 counts per process.
+//
+// The background writer is a goroutine, so it needs one of Go's GOMAXPROCS
+// slots (Ps) to start. In a host whose threads call into the library as
+// fast as they can, each keeps its P between calls, so with as many busy
+// threads as Ps the writer waits until one of them blocks: then the
+// threads that run out of counts write in the foreground (see
+// bench/RESULTS.md). Nothing is lost by it, only speed.
 //
 // A restarted process starts every key at the recorded ceiling: counts
 // reserved but never used are treated as spent.
