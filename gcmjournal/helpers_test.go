@@ -130,7 +130,15 @@ func open(t testing.TB, path string, maxEnc, step uint64, sink *logSink) *Journa
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
-	t.Cleanup(func() { j.Close() })
+	// Every raise is also decided from a scan of every key, and the two
+	// must agree (see Journal.off).
+	j.checkOff = new(error)
+	t.Cleanup(func() {
+		j.Close()
+		if err := *j.checkOff; err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+	})
 	return j
 }
 

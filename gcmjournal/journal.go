@@ -100,6 +100,7 @@ type Journal struct {
 	log      func(level, msg string, kv ...any)
 	testHook func(point string) error // tests only: called at the start of every write, without j.mu
 	raiseOff bool                     // tests only: every write rewrites the journal
+	checkOff *error                   // tests only: set when raiseOnly from off answers otherwise than a scan of every key
 
 	mu             sync.Mutex // guards everything below; never held while waiting for the flock or doing I/O
 	cond           sync.Cond  // on mu: broadcast when a write ends and when the journal closes
@@ -119,8 +120,13 @@ type Journal struct {
 	view           *journalView // the journal as last read; used under the flock, by Open or the one write in flight
 	raise          heldRaise    // the raise file, held open; likewise
 	merged         *assessment  // the assessment last merged into keys (merging it again changes nothing)
-	fullReads      int          // tests only: journal readings that were not answered by view
-	failing        bool         // the last write failed on I/O or a corrupt file (logged)
+	// off holds every key whose entry may differ from the journal as merged
+	// (a ceiling above it, another state, or absent from it while used):
+	// set afresh when a new journal is merged, added to whenever an entry
+	// rises or changes state. The keys outside it need no raise record.
+	off       map[Fingerprint]struct{}
+	fullReads int  // tests only: journal readings that were not answered by view
+	failing   bool // the last write failed on I/O or a corrupt file (logged)
 }
 
 // span is a block of counts [next, end) this process owns and has not yet

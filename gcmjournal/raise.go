@@ -257,6 +257,7 @@ func (j *Journal) mergeRaise(rs raiseState, a *assessment) {
 			j.keys[r.FP] = e
 		}
 		e.ceiling = max(e.ceiling, r.Ceiling)
+		j.markOff(r.FP)
 	}
 	if !rs.damaged {
 		j.raiseBadLogged = false
@@ -269,6 +270,7 @@ func (j *Journal) mergeRaise(rs raiseState, a *assessment) {
 			j.keys[fp] = e
 		}
 		e.state = Poisoned
+		j.markOff(fp)
 	}
 	if a != nil {
 		for fp := range a.keys {
@@ -293,26 +295,62 @@ func (j *Journal) mergeRaise(rs raiseState, a *assessment) {
 // raiseOnly decides whether a write can be a raise: every key this process
 // knows is in the journal, sealed, with the state it has in memory, so the
 // write only raises ceilings, and the keys above the journal's ceilings fit
-// in a slot. It returns those keys and their new ceilings. Called with j.mu
-// held.
+// in a slot. It returns those keys and their new ceilings. Only the keys in
+// j.off and those the grants raise can differ from the journal (see off),
+// so only they are looked at: a write's cost does not grow with the keys
+// the process has ever used. Called with j.mu held, after merge and
+// mergeRaise.
 func (j *Journal) raiseOnly(a *assessment, rs raiseState, grants []grant) ([]raiseRec, bool) {
 	if a == nil || a.verdict != sealed || rs.damaged || j.raiseOff {
 		return nil, false
 	}
+	out, ok := j.raiseFrom(a, grants, a == j.merged)
+	if j.checkOff != nil {
+		full, fullOK := j.raiseFrom(a, grants, false)
+		if ok != fullOK || !slices.Equal(out, full) {
+			*j.checkOff = fmt.Errorf("raiseOnly from j.off = %v, %v; from every key = %v, %v", out, ok, full, fullOK)
+		}
+	}
+	return out, ok
+}
+
+// raiseFrom is raiseOnly's search, among j.off and the granted keys when
+// fromOff (their assessment a is the one merged), else among every key.
+func (j *Journal) raiseFrom(a *assessment, grants []grant, fromOff bool) ([]raiseRec, bool) {
 	to := make(map[Fingerprint]uint64, len(grants))
 	for _, g := range grants {
 		to[g.fp] = g.to
 	}
 	var out []raiseRec
-	for fp, e := range j.keys {
+	check := func(fp Fingerprint) bool {
+		e := j.keys[fp]
 		c := max(e.ceiling, to[fp])
 		r, inFile := a.keys[fp]
 		switch {
 		case c == 0 && e.state == Live:
 		case !inFile || r.State != e.state:
-			return nil, false // a new key or a new state: the journal records it
+			return false // a new key or a new state: the journal records it
 		case c > r.Ceiling:
 			out = append(out, raiseRec{fp, c})
+		}
+		return true
+	}
+	if !fromOff {
+		for fp := range j.keys {
+			if !check(fp) {
+				return nil, false
+			}
+		}
+	} else {
+		for fp := range j.off {
+			if !check(fp) {
+				return nil, false
+			}
+		}
+		for fp := range to {
+			if _, seen := j.off[fp]; !seen && !check(fp) {
+				return nil, false
+			}
 		}
 	}
 	if len(out) == 0 || len(out) > raiseMaxRecs {
@@ -320,6 +358,25 @@ func (j *Journal) raiseOnly(a *assessment, rs raiseState, grants []grant) ([]rai
 	}
 	slices.SortFunc(out, func(a, b raiseRec) int { return compareFP(a.FP, b.FP) })
 	return out, true
+}
+
+// differs reports whether e, fp's entry, may be recorded otherwise in the
+// journal assessed as a than it is in memory: raiseOnly must look at it.
+func (e *entry) differs(fp Fingerprint, a *assessment) bool {
+	if e.ceiling == 0 && e.state == Live {
+		return false
+	}
+	r, inFile := a.keys[fp]
+	return !inFile || r.State != e.state || e.ceiling > r.Ceiling
+}
+
+// markOff records that fp's entry may now differ from the journal as last
+// merged. Called with j.mu held.
+func (j *Journal) markOff(fp Fingerprint) {
+	if j.off == nil {
+		j.off = make(map[Fingerprint]struct{})
+	}
+	j.off[fp] = struct{}{}
 }
 
 // Inspect reads the journal at path with its raise file, as a process that

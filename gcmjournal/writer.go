@@ -178,6 +178,7 @@ func (j *Journal) write(who string) {
 			case e.ceiling >= j.max:
 				if unused == 0 {
 					e.state = Exhausted
+					j.markOff(fp)
 					exhausted = append(exhausted, fp)
 					j.log("error", "AES-GCM key reached its encryption cap; it is poisoned and will never encrypt again",
 						"key", fp.short(), "cap", j.max, "file", j.path)
@@ -243,6 +244,7 @@ func (j *Journal) write(who string) {
 		}
 		for _, g := range grants {
 			j.keys[g.fp].add(g.from, g.to)
+			j.markOff(g.fp)
 			if j.path != "" {
 				j.log("debug", "gcm journal reservation", "key", g.fp.short(), "from", g.from, "to", g.to, "by", who)
 			}
@@ -274,6 +276,14 @@ func (j *Journal) merge(data []byte, a *assessment) {
 		// the ceilings it wrote, which the file can only have raised.
 		e.ceiling = max(e.ceiling, r.Ceiling)
 		e.state = max(e.state, r.State)
+	}
+	// A new journal: which keys differ from it is found afresh, once per
+	// file (rewrites are rare; raises do not replace the journal).
+	j.off = nil
+	for fp, e := range j.keys {
+		if e.differs(fp, a) {
+			j.markOff(fp)
+		}
 	}
 	if a.verdict == sealed {
 		j.lastBad, j.badLogged = nil, false
