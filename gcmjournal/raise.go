@@ -143,8 +143,9 @@ type heldRaise struct {
 }
 
 // raiseFile returns the raise file, open, or nil if it does not exist. It
-// reopens it when the path names another file than the one held. Called
-// with the flock held, by Open or the one write in flight.
+// reopens it when the path names another file than the one held, and when
+// the one held could only be opened for reading (it may be writable now).
+// Called with the flock held, by Open or the one write in flight.
 func (j *Journal) raiseFile() (*os.File, error) {
 	name := j.path + raiseSuffix
 	fi, err := os.Stat(name)
@@ -155,7 +156,7 @@ func (j *Journal) raiseFile() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrIO, err)
 	}
-	if j.raise.f != nil && os.SameFile(j.raise.fi, fi) {
+	if j.raise.f != nil && j.raise.writable && os.SameFile(j.raise.fi, fi) {
 		return j.raise.f, nil
 	}
 	j.dropRaise()
