@@ -130,6 +130,22 @@ $(BORING_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
 	GOEXPERIMENT=boringcrypto $(GO) build -trimpath -buildmode=c-shared -ldflags '$(LDFLAGS)' -o $@ ./cmd/libcraton
 	@rm -f $(basename $@).h
 
+# Issue 4's comparison through the C ABI: the library beside one linked
+# with its GCM journal in memory (pkcs11.benchJournalInMemory; never a
+# shipped build), 64-byte and 1 KiB GCM, one thread, 8 alternating rounds.
+# Writes $(BENCH_OUT)/journal/results.md; `make bench` runs it last.
+MEMJ_SO := $(CURDIR)/$(BUILD)/bench/libcraton-memjournal.so
+$(MEMJ_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
+	@mkdir -p $(dir $@)
+	$(GO) build -trimpath -buildmode=c-shared \
+	  -ldflags '$(LDFLAGS) -X github.com/craton-hsm/craton/pkcs11.benchJournalInMemory=yes' -o $@ ./cmd/libcraton
+	@rm -f $(basename $@).h
+
+.PHONY: bench-journal
+bench-journal: $(SO) $(BENCH_CLIENT) $(MEMJ_SO)
+	$(BENCH_CLIENT) run --time 8 --rounds 8 --threads 1 --only aes256-gcm-enc-64,aes256-gcm-enc-1k \
+	  --out $(BENCH_OUT)/journal Craton=craton:$(SO) Craton-memjournal=craton:$(MEMJ_SO)
+
 BENCH_BORING_DEPS = $(if $(BENCH_BORING),$(BORING_SO) $(BENCH_CEILING)-boring)
 BENCH_BORING_ARGS = $(if $(BENCH_BORING),Craton-boring=craton:$(BORING_SO) --ceiling 'Go ceiling (boring)=$(CURDIR)/$(BENCH_CEILING)-boring')
 
@@ -140,7 +156,8 @@ bench: $(SO) bench-tools $(BENCH_BORING_DEPS)
 	  Craton=craton:$(SO) SoftHSMv2=softhsm2:$(SOFTHSM2_SO) $(BENCH_BORING_ARGS)
 	python3 bench/chart.py $(BENCH_OUT)/results.csv $(BENCH_OUT)/results.svg
 	$(GO) test -run '^$$' -bench . -benchtime 2s -cpu 1,2 ./pkcs11 ./gcmjournal ./slots | tee $(BENCH_OUT)/go-bench.txt
-	@echo "bench: $(BENCH_OUT)/results.md, results.csv, results.svg, go-bench.txt"
+	$(MAKE) --no-print-directory bench-journal
+	@echo "bench: $(BENCH_OUT)/results.md, results.csv, results.svg, go-bench.txt, journal/results.md"
 # --- soak (issue 7): merge into the top-level Makefile --------------------
 # A mixed workload through libcraton.so for SOAK_DURATION (default 10m):
 # sign/verify, encrypt/decrypt, digest, find, create/destroy, session

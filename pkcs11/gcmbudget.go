@@ -16,6 +16,23 @@ import (
 // value. A key that reaches gcm.max_encryptions can still decrypt, never
 // encrypt again.
 
+// benchJournalInMemory is set to "yes" only at link time, by `make
+// bench-journal` (-X), for a library whose GCM journal is in memory: the
+// "without the journal" side of issue 4's comparison, measured through
+// the C ABI beside the real library. Counts are then neither durable nor
+// shared between processes, so no shipped build sets it; such a library
+// says so in a warning at every C_Initialize.
+var benchJournalInMemory string
+
+// journalPath is the journal file the configuration names, or "" (in
+// memory) in a library linked for bench-journal.
+func journalPath(cfg *config.Config) string {
+	if benchJournalInMemory == "yes" {
+		return ""
+	}
+	return cfg.JournalPath()
+}
+
 // openJournal installs the process's journal (the first C_Initialize that
 // names one wins; another path is ignored with a log line), or returns the
 // one a test supplied.
@@ -23,9 +40,13 @@ func openJournal(cfg *config.Config, given *gcmjournal.Journal, log *zap.Logger)
 	if given != nil {
 		return given, nil
 	}
+	path := journalPath(cfg)
+	if path == "" {
+		log.Warn("benchmark build: the GCM journal is in memory; AES-GCM counts are not durable and not shared between processes")
+	}
 	sugar := log.Sugar()
 	j, ok, err := gcmjournal.Install(gcmjournal.Options{
-		Path:   cfg.JournalPath(),
+		Path:   path,
 		Max:    cfg.GCM.MaxEncryptions,
 		Sealer: backend.JournalSealer{},
 		Log: func(level, msg string, kv ...any) {
@@ -44,7 +65,7 @@ func openJournal(cfg *config.Config, given *gcmjournal.Journal, log *zap.Logger)
 	}
 	if !ok {
 		log.Warn("a GCM journal is already installed in this process; keeping it (restart the process to switch)",
-			zap.String("installed", j.Path()), zap.String("configured", cfg.JournalPath()))
+			zap.String("installed", j.Path()), zap.String("configured", path))
 	}
 	return j, nil
 }

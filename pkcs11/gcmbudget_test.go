@@ -89,3 +89,18 @@ func TestGCMBudget(t *testing.T) {
 	_, _, err = m.Encrypt(sh, []byte("x"), 64)
 	wantRV(t, err, ck.CKR_KEY_FUNCTION_NOT_PERMITTED)
 }
+
+// TestJournalPathForBenchmarks: the configured journal, unless the library
+// was linked for `make bench-journal`, whose journal is in memory.
+func TestJournalPathForBenchmarks(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	want := filepath.Join(cfg.Store.Path, "gcm.journal")
+	if got := journalPath(cfg); got != want {
+		t.Fatalf("journalPath = %q, want %q", got, want)
+	}
+	defer func(old string) { benchJournalInMemory = old }(benchJournalInMemory)
+	benchJournalInMemory = "yes"
+	if got := journalPath(cfg); got != "" {
+		t.Fatalf("linked for bench-journal: journalPath = %q, want in memory", got)
+	}
+}
