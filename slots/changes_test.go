@@ -262,9 +262,7 @@ func TestFindNoticesReinit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "slot-0.db")
 	a1 := initialised(t, path)
 	b := openTestToken(t, path)
-	if err := b.Login(CKU_USER, []byte("user-pin")); err != nil {
-		t.Fatal(err)
-	}
+	loginUser(t, b)
 	addData(t, b, "before")
 	for range 2 { // the second search is the one the counter vouches for
 		if hs, err := b.Find(Template{a(CKA_LABEL, "before")}); err != nil || len(hs) != 1 {

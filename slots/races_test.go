@@ -48,9 +48,7 @@ func TestParallelGuessesRespectLockout(t *testing.T) {
 // through a logout, and is wiped when the last holder releases it.
 func TestHeldObjectSurvivesLogout(t *testing.T) {
 	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
-	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
-		t.Fatal(err)
-	}
+	loginUser(t, tok)
 	val := bytes.Repeat([]byte{0x5a}, 32)
 	o, _ := NewObject(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_TOKEN, true), a(CKA_VALUE, val)}, Origin{}, false)
 	h, err := tok.AddObject(o, 1)
@@ -81,9 +79,7 @@ func TestStaleLoginAfterReinit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "slot-0.db")
 	a1 := initialised(t, path)
 	b := openTestToken(t, path)
-	if err := b.Login(CKU_USER, []byte("user-pin")); err != nil {
-		t.Fatal(err)
-	}
+	loginUser(t, b)
 	if err := a1.InitToken([]byte("so-pin-1"), "new"); err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +97,7 @@ func TestStaleLoginAfterReinit(t *testing.T) {
 	if b.LoginState() != NotLoggedIn {
 		t.Fatal("stale login kept")
 	}
-	if err := a1.Login(CKU_USER, []byte("user-pin")); err != nil {
-		t.Fatal(err)
-	}
+	loginUser(t, a1)
 	if _, err := a1.Find(nil); err != nil {
 		t.Fatalf("new token unreadable: %v", err)
 	}
@@ -113,9 +107,7 @@ func TestStaleLoginAfterReinit(t *testing.T) {
 // breaks searches nor resists C_DestroyObject.
 func TestCorruptRecordIsSkippedAndDestroyable(t *testing.T) {
 	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
-	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
-		t.Fatal(err)
-	}
+	loginUser(t, tok)
 	var hs []uint64
 	for _, label := range []string{"good", "bad"} {
 		o, _ := NewObject(Template{a(CKA_CLASS, CKO_DATA), a(CKA_TOKEN, true), a(CKA_PRIVATE, true), a(CKA_LABEL, label)}, Origin{}, false)
@@ -150,9 +142,7 @@ func TestCorruptRecordIsSkippedAndDestroyable(t *testing.T) {
 // intact until released), and a handle that is gone is refused.
 func TestLockFreeLookupNeverSeesAWipedKey(t *testing.T) {
 	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
-	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
-		t.Fatal(err)
-	}
+	loginUser(t, tok)
 	mk := func(fill byte) uint64 {
 		o, _ := NewObject(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_TOKEN, true),
 			a(CKA_PRIVATE, true), a(CKA_VALUE, bytes.Repeat([]byte{fill}, 32))}, Origin{}, false)
@@ -238,9 +228,7 @@ func TestLockFreeLookupNeverSeesAWipedKey(t *testing.T) {
 			if err := tok.Logout(); err != nil {
 				t.Fatal(err)
 			}
-			if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
-				t.Fatal(err)
-			}
+			loginUser(t, tok)
 		case 2: // destroyed, and another key in its place
 			old := handles[i].Load()
 			handles[i].Store(mk(byte(0x20 + round)))
@@ -268,9 +256,7 @@ func TestParsedKeysWipedOnDestroyAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
-	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
-		t.Fatal(err)
-	}
+	loginUser(t, tok)
 	// use parses the key by signing with it, and returns views of its
 	// parsed private exponent and of its stored one.
 	use := func() (h uint64, parsed []big.Word, stored []byte) {

@@ -26,6 +26,14 @@ func openTestToken(t *testing.T, path string) *Token {
 	return tok
 }
 
+// loginUser logs tok in as the user, with the PIN initialised sets.
+func loginUser(t *testing.T, tok *Token) {
+	t.Helper()
+	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func initialised(t *testing.T, path string) *Token {
 	t.Helper()
 	tok := openTestToken(t, path)
@@ -49,9 +57,7 @@ func initialised(t *testing.T, path string) *Token {
 func TestNoPlaintextAtRest(t *testing.T) {
 	dir := t.TempDir()
 	tok := initialised(t, filepath.Join(dir, "slot-0.db"))
-	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
-		t.Fatal(err)
-	}
+	loginUser(t, tok)
 	secrets := [][]byte{backend.Random(32), backend.Random(32), backend.Random(48)}
 	tmpls := []Template{
 		{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_TOKEN, true), a(CKA_PRIVATE, false), a(CKA_VALUE, secrets[0])},
@@ -157,9 +163,7 @@ func TestFindManyObjects(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "slot-0.db")
 	tok := initialised(t, path)
-	if err := tok.Login(CKU_USER, []byte("user-pin")); err != nil {
-		t.Fatal(err)
-	}
+	loginUser(t, tok)
 	total := 10000
 	if raceEnabled {
 		total = 2000
