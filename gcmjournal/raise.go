@@ -326,14 +326,13 @@ func (j *Journal) raiseFrom(a *assessment, grants []grant, fromOff bool) ([]rais
 	check := func(fp Fingerprint) bool {
 		e := j.keys[fp]
 		c := max(e.ceiling, to[fp])
-		r, inFile := a.keys[fp]
-		switch {
-		case c == 0 && e.state == Live:
-		case !inFile || r.State != e.state:
-			return false // a new key or a new state: the journal records it
-		case c > r.Ceiling:
-			out = append(out, raiseRec{fp, c})
+		if !e.differs(fp, a, c) {
+			return true
 		}
+		if r, inFile := a.keys[fp]; !inFile || r.State != e.state {
+			return false // a new key or a new state: the journal records it
+		}
+		out = append(out, raiseRec{fp, c}) // above the journal's ceiling
 		return true
 	}
 	if !fromOff {
@@ -361,14 +360,17 @@ func (j *Journal) raiseFrom(a *assessment, grants []grant, fromOff bool) ([]rais
 	return out, true
 }
 
-// differs reports whether e, fp's entry, may be recorded otherwise in the
-// journal assessed as a than it is in memory: raiseOnly must look at it.
-func (e *entry) differs(fp Fingerprint, a *assessment) bool {
-	if e.ceiling == 0 && e.state == Live {
+// differs reports whether e, fp's entry with the ceiling given, is recorded
+// otherwise in the journal assessed as a: absent while used, in another
+// state, or below the ceiling. Such a key needs the journal rewritten or a
+// raise record; one that does not differ needs neither. It is the one rule
+// both for j.off (which keys to look at) and for raiseOnly (what to do).
+func (e *entry) differs(fp Fingerprint, a *assessment, ceiling uint64) bool {
+	if ceiling == 0 && e.state == Live {
 		return false
 	}
 	r, inFile := a.keys[fp]
-	return !inFile || r.State != e.state || e.ceiling > r.Ceiling
+	return !inFile || r.State != e.state || ceiling > r.Ceiling
 }
 
 // markOff records that fp's entry may now differ from the journal as last

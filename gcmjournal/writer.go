@@ -281,7 +281,7 @@ func (j *Journal) merge(data []byte, a *assessment) {
 	// file (rewrites are rare; raises do not replace the journal).
 	j.off = nil
 	for fp, e := range j.keys {
-		if e.differs(fp, a) {
+		if e.differs(fp, a, e.ceiling) {
 			j.markOff(fp)
 		}
 	}
