@@ -578,13 +578,6 @@ func (fe *faultEnv) wantLogAt(t *testing.T, mark int64, what string, levels []st
 
 func faultIsRoot() bool { return os.Geteuid() == 0 }
 
-func faultRun(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
 // chattrWorks checks, in dir, that `chattr +i` works and is enforced on a
 // descriptor opened before it, so that root can be refused a write.
 func faultChattrWorks(dir string) error {
