@@ -11,6 +11,7 @@ import (
 	"hash"
 	"math/big"
 	"sync"
+	"sync/atomic"
 
 	. "github.com/craton-hsm/craton/pkcs11/ck"
 )
@@ -48,7 +49,20 @@ type Key struct {
 	// gcmOps pools emptied AES-GCM operations (gcmCipher.Release): nothing
 	// keyed, only the memory, so that an encryption allocates none.
 	gcmOps sync.Pool
+
+	// meter is the GCM budget's own state for this key (its handle on the
+	// key's count in the journal), kept with the key so that counting an
+	// encryption needs no lookup. Set by the Budget; see Meter.
+	meter atomic.Value
 }
+
+// Meter returns what the GCM budget stored with the key by SetMeter, nil
+// at first.
+func (k *Key) Meter() any { return k.meter.Load() }
+
+// SetMeter stores the GCM budget's state for the key: always a value of one
+// type (atomic.Value's rule).
+func (k *Key) SetMeter(v any) { k.meter.Store(v) }
 
 // NewKey wraps a key's attributes for the operation constructors.
 func NewKey(keyType uint64, a Attrs) *Key { return &Key{Type: keyType, Attrs: a} }

@@ -67,8 +67,10 @@
 // The file records a ceiling per key, not a count: the number of encryptions
 // reserved for the key so far by all processes together. A process owns
 // blocks of counts per key, slices [from, to) of that sequence already
-// durable in the file, and hands them out from memory ([Journal.Reserve]'s
-// fast path: a mutex and an increment, no I/O, no waiting). New blocks come
+// durable in the file, and hands them out from memory (no I/O, no waiting:
+// [Journal.Reserve] takes a mutex and decrements; a [Counter], the handle a
+// caller keeps per key, does one compare-and-swap and takes no lock). Only
+// how many counts a process holds matters, not which. New blocks come
 // from a write, which serves every key queued for it, under the flock:
 //
 //  1. read and assess the file and the raise file; merge them into memory (ceilings only rise,
@@ -238,10 +240,19 @@
 // The lock order is: the write token, then the flock, then Journal.mu.
 //
 // Journal.mu guards a journal's memory. It is held only for short critical
-// sections that do no I/O and never wait for the flock: Reserve's fast path,
+// sections that do no I/O and never wait for the flock: Reserve,
 // Remaining, and the parts of a write that merge what was read, snapshot the
 // records to write and install the blocks (CPU only, proportional to the
 // number of keys).
+//
+// Counter.Reserve does not take Journal.mu while its key holds counts: an
+// entry's counts in hand (entry.avail) and its flags for the fast path
+// (entry.queued, entry.barred) are atomics, taken from without the mutex
+// and added to or set only under it. It takes Journal.mu once per block, to
+// queue the block ahead, and falls back on Reserve when the counts run out.
+// Through the C ABI the encrypting goroutine is bound to the host's thread,
+// and parking it on a mutex the writer holds cost about 140 µs each time: a
+// tenth of the throughput of 64-byte encryptions.
 //
 // The write token (Journal.writing, guarded by Journal.mu, waited for on
 // Journal.cond) admits one write at a time per Journal, foreground or

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 // Errors. The caller maps them to CK_RVs; none carries key material.
@@ -129,15 +130,21 @@ type Journal struct {
 	failing   bool // the last write failed on I/O or a corrupt file (logged)
 }
 
-// span is a block of counts [next, end) this process owns and has not yet
-// handed out all of.
-type span struct{ next, end uint64 }
-
 // entry is one key as this process knows it.
 type entry struct {
+	// avail is how many counts this process owns and has not handed out,
+	// all below ceiling and durable. Reserve's fast path takes from it with
+	// a compare-and-swap, without j.mu; it rises only under j.mu.
+	avail atomic.Uint64
+	// queued mirrors want || pending for Reserve's fast path, which must
+	// not take j.mu once per count while a block ahead is on its way.
+	// Written under j.mu.
+	queued atomic.Bool
+	// barred is set, under j.mu, when the key is poisoned or the journal
+	// closes: the fast path then hands out nothing more.
+	barred atomic.Bool
+
 	ceiling uint64 // the journal's ceiling: the highest read or written (all processes' reservations)
-	cur     span   // the block counts are handed out from
-	ahead   []span // further blocks, fetched ahead and durable, in order (at most one in practice)
 	state   State
 	want    bool  // queued for the next write (in j.wanted)
 	pending bool  // part of the write in flight
@@ -145,44 +152,31 @@ type entry struct {
 }
 
 // unused is how many counts this process owns and has not handed out.
-func (e *entry) unused() uint64 {
-	n := e.cur.end - e.cur.next
-	for _, s := range e.ahead {
-		n += s.end - s.next
-	}
-	return n
-}
+func (e *entry) unused() uint64 { return e.avail.Load() }
 
 // count is the conservative number of encryptions: everything reserved, by
 // any process, minus what this process holds unused.
 func (e *entry) count() uint64 { return e.ceiling - e.unused() }
 
-// take hands out the next owned count, if there is one.
+// take hands out the next owned count, if there is one. Safe without j.mu.
 func (e *entry) take() bool {
-	for e.cur.next == e.cur.end {
-		if len(e.ahead) == 0 {
+	for {
+		n := e.avail.Load()
+		if n == 0 {
 			return false
 		}
-		e.cur, e.ahead = e.ahead[0], e.ahead[1:]
+		if e.avail.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
-	e.cur.next++
-	return true
 }
 
-// add gives the process the block [from, to), durable already.
+// add gives the process the block [from, to), durable already. Only how
+// many counts the process holds matters, not which: a count is a licence
+// for one encryption, and the ceiling bounds them all. Called with j.mu
+// held.
 func (e *entry) add(from, to uint64) {
-	last := &e.cur
-	if n := len(e.ahead); n > 0 {
-		last = &e.ahead[n-1]
-	}
-	switch {
-	case last.next == last.end && len(e.ahead) == 0:
-		e.cur = span{from, to}
-	case last.end == from:
-		last.end = to
-	default:
-		e.ahead = append(e.ahead, span{from, to})
-	}
+	e.avail.Add(to - from)
 	e.ceiling = max(e.ceiling, to)
 }
 
@@ -304,11 +298,70 @@ func (j *Journal) Reserve(fp Fingerprint) error {
 	if j.closed {
 		return ErrClosed
 	}
-	if e := j.keys[fp]; e != nil && e.state != Poisoned && e.take() {
+	if e := j.keys[fp]; e != nil && !e.barred.Load() && e.take() {
 		j.maybeAhead(fp, e)
 		return nil
 	}
 	return j.refill(fp)
+}
+
+// Counter is a handle on one key's count, for a caller that encrypts with
+// the key many times: its Reserve takes no lock while the process holds
+// counts of the key, where [Journal.Reserve] takes the journal's mutex and
+// looks the key up. A token's encrypting thread must not park on that
+// mutex while the writer holds it: through the C ABI the thread is the
+// host's, and waking it again costs the time of a thousand encryptions.
+type Counter struct {
+	j  *Journal
+	fp Fingerprint
+	e  *entry
+}
+
+// Counter returns the handle on fp's count. It reserves nothing.
+func (j *Journal) Counter(fp Fingerprint) *Counter {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return &Counter{j: j, fp: fp, e: j.entry(fp)}
+}
+
+// Journal returns the journal c counts in.
+func (c *Counter) Journal() *Journal { return c.j }
+
+// Reserve is [Journal.Reserve] for c's key. While the process holds counts
+// of the key it is one compare-and-swap; it takes the journal's mutex once
+// per block, to queue the block ahead, and when the counts run out.
+func (c *Counter) Reserve() error {
+	j, e := c.j, c.e
+	if e.barred.Load() || !e.take() {
+		return j.Reserve(c.fp)
+	}
+	if j.half > 0 && e.unused() <= j.step-j.half && !e.queued.Load() {
+		j.mu.Lock()
+		j.maybeAhead(c.fp, e)
+		j.mu.Unlock()
+	}
+	return nil
+}
+
+// entry returns fp's entry, made if the process has not seen fp. Called
+// with j.mu held.
+func (j *Journal) entry(fp Fingerprint) *entry {
+	e := j.keys[fp]
+	if e == nil {
+		e = new(entry)
+		e.barred.Store(j.closed)
+		j.keys[fp] = e
+	}
+	return e
+}
+
+// setState worsens e's state to s; a poisoned key hands out no count it
+// holds any more. Called with j.mu held.
+func (j *Journal) setState(e *entry, s State) {
+	e.state = max(e.state, s)
+	if e.state == Poisoned {
+		e.barred.Store(true)
+	}
 }
 
 // Count returns, for fp, the encryptions counted (conservatively: every
@@ -373,6 +426,9 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	j.closed = true
+	for _, e := range j.keys {
+		e.barred.Store(true) // Counter.Reserve falls back on Reserve, which returns ErrClosed
+	}
 	j.cond.Broadcast()
 	for j.writing {
 		j.cond.Wait()

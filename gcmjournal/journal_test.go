@@ -212,10 +212,16 @@ func hammer(journals []*Journal, g int, fp Fingerprint) (int64, []error) {
 	var bad []error
 	var wg sync.WaitGroup
 	for _, j := range journals {
-		for range g {
+		for i := range g {
+			// Half the goroutines count through a Counter of their own
+			// (lock-free while they hold counts), half through Reserve.
+			reserve := func() error { return j.Reserve(fp) }
+			if i%2 == 1 {
+				reserve = j.Counter(fp).Reserve
+			}
 			wg.Go(func() {
 				for {
-					err := j.Reserve(fp)
+					err := reserve()
 					if err == nil {
 						ok.Add(1)
 						continue
@@ -711,5 +717,76 @@ func TestRemainingHasNoSideEffect(t *testing.T) {
 		if err := j.Reserve(fpA); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCounter: a Counter hands out the counts its key holds without the
+// journal's mutex, shares them with Reserve, and stops handing them out the
+// moment the key is poisoned or the journal closes, though the process
+// still holds some.
+func TestCounter(t *testing.T) {
+	path := tempPath(t)
+	sink := new(logSink)
+	j := open(t, path, 0, 64, sink)
+	a, b := j.Counter(fpA), j.Counter(fpB)
+	if a.Journal() != j {
+		t.Fatal("Counter.Journal is not the journal")
+	}
+	if c, ceiling, _ := j.Count(fpA); c != 0 || ceiling != 0 {
+		t.Fatalf("a Counter reserved: count %d, ceiling %d", c, ceiling)
+	}
+	for i := range 10 {
+		if err := a.Reserve(); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if err := j.Reserve(fpA); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Reserve(); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ := j.Count(fpA); c != 15 {
+		t.Fatalf("count %d after 10 Counter and 5 Reserve counts, want 15", c)
+	}
+	if n, _ := j.Remaining(fpB); n != MaxCap-1 {
+		t.Fatalf("Remaining(B) = %d, want %d", n, uint64(MaxCap-1))
+	}
+	if c, ceiling, _ := j.Count(fpB); ceiling-c < 2 {
+		t.Fatalf("key B holds %d counts, want some left for the test", ceiling-c)
+	}
+
+	// Poison every key: the journal's footer no longer matches, and a write
+	// for a third key reads it.
+	data := mustRead(t, path)
+	data[len(data)-2] ^= 1
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Reserve(fpOf("C")); err != nil {
+		t.Fatalf("a key the damaged journal does not list: %v", err)
+	}
+	for name, c := range map[string]*Counter{"A": a, "B": b} {
+		if err := c.Reserve(); !errors.Is(err, ErrPoisoned) {
+			t.Errorf("key %s, with counts in hand, after the journal was found damaged: %v, want ErrPoisoned", name, err)
+		}
+	}
+	if _, ok := sink.find("error", "integrity", path); !ok {
+		t.Errorf("no error line: %q", sink.lines)
+	}
+
+	// Closing stops a Counter that still holds counts.
+	c := j.Counter(fpOf("C"))
+	if err := c.Reserve(); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if err := c.Reserve(); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+	if err := j.Counter(fpOf("D")).Reserve(); !errors.Is(err, ErrClosed) {
+		t.Errorf("a Counter made after Close: %v, want ErrClosed", err)
 	}
 }

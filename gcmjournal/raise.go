@@ -252,11 +252,7 @@ func (j *Journal) storeRaise(st raiseState, recs []raiseRec) error {
 // Called with j.mu held, after merge.
 func (j *Journal) mergeRaise(rs raiseState, a *assessment) {
 	for _, r := range rs.recs {
-		e := j.keys[r.FP]
-		if e == nil {
-			e = new(entry)
-			j.keys[r.FP] = e
-		}
+		e := j.entry(r.FP)
 		e.ceiling = max(e.ceiling, r.Ceiling)
 		j.markOff(r.FP)
 	}
@@ -265,12 +261,7 @@ func (j *Journal) mergeRaise(rs raiseState, a *assessment) {
 		return
 	}
 	poison := func(fp Fingerprint) {
-		e := j.keys[fp]
-		if e == nil {
-			e = new(entry)
-			j.keys[fp] = e
-		}
-		e.state = Poisoned
+		j.setState(j.entry(fp), Poisoned)
 		j.markOff(fp)
 	}
 	if a != nil {

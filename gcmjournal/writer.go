@@ -36,6 +36,7 @@ func (j *Journal) maybeAhead(fp Fingerprint, e *entry) {
 func (j *Journal) want(fp Fingerprint, e *entry) {
 	if !e.want {
 		e.want = true
+		e.queued.Store(true)
 		j.wanted = append(j.wanted, fp)
 	}
 }
@@ -49,11 +50,7 @@ func (j *Journal) refill(fp Fingerprint) error {
 		if j.closed {
 			return ErrClosed
 		}
-		e := j.keys[fp]
-		if e == nil {
-			e = new(entry)
-			j.keys[fp] = e
-		}
+		e := j.entry(fp)
 		switch {
 		case e.state == Poisoned:
 			return ErrPoisoned
@@ -221,7 +218,9 @@ func (j *Journal) write(who string) {
 
 	j.mu.Lock()
 	for _, fp := range fps {
-		j.keys[fp].pending = false
+		e := j.keys[fp]
+		e.pending = false
+		e.queued.Store(e.want)
 	}
 	if err != nil {
 		if len(exhausted) > 0 {
@@ -267,15 +266,11 @@ func (j *Journal) merge(data []byte, a *assessment) {
 	}
 	j.merged = a
 	for fp, r := range a.keys {
-		e := j.keys[fp]
-		if e == nil {
-			e = new(entry)
-			j.keys[fp] = e
-		}
+		e := j.entry(fp)
 		// The blocks this process holds stay valid: their counts lie below
 		// the ceilings it wrote, which the file can only have raised.
 		e.ceiling = max(e.ceiling, r.Ceiling)
-		e.state = max(e.state, r.State)
+		j.setState(e, r.State)
 	}
 	// A new journal: which keys differ from it is found afresh, once per
 	// file (rewrites are rare; raises do not replace the journal).

@@ -101,7 +101,15 @@ func (st *state) Spend(k *backend.Key) error {
 		st.log.Error("AES-GCM encryption refused: the GCM journal cannot be opened", zap.String("key", keyName(k.Attrs)), zap.Error(err))
 		return ck.Errorf(ck.CKR_DEVICE_ERROR, "GCM journal: %v", err)
 	}
-	err = j.Reserve(gcmjournal.Fingerprint(k.Fingerprint()))
+	// The key keeps its counter: counting is then one compare-and-swap,
+	// with no lock and no lookup. A counter from another journal (one that
+	// failed to open before) is replaced.
+	c, _ := k.Meter().(*gcmjournal.Counter)
+	if c == nil || c.Journal() != j {
+		c = j.Counter(gcmjournal.Fingerprint(k.Fingerprint()))
+		k.SetMeter(c)
+	}
+	err = c.Reserve()
 	switch {
 	case err == nil:
 		return nil
