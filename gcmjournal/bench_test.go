@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// BenchmarkReserve measures Reserve in memory and on a file with the default
-// step (1024), from one goroutine and from GOMAXPROCS goroutines.
+// BenchmarkReserve measures counting in memory and on a file with the
+// default step, through a Counter (as the token counts) from one goroutine
+// and from GOMAXPROCS goroutines, and through Reserve by fingerprint.
 //
 // The bare loops call nothing but Reserve, far faster than any disk: on a
 // file they measure the I/O (at best one step of counts per fsync'd rewrite,
@@ -44,12 +45,12 @@ func BenchmarkReserve(b *testing.B) {
 	}
 	loop := func(file, ahead bool, delay time.Duration, work []byte) func(*testing.B) {
 		return func(b *testing.B) {
-			j := setup(b, file, ahead, delay)
+			c := setup(b, file, ahead, delay).Counter(fpA) // as the token counts
 			for b.Loop() {
 				if work != nil {
 					sha256.Sum256(work)
 				}
-				if err := j.Reserve(fpA); err != nil {
+				if err := c.Reserve(); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -61,11 +62,20 @@ func BenchmarkReserve(b *testing.B) {
 			name = "file"
 		}
 		b.Run(name, loop(file, true, 0, nil))
+		b.Run(name+"/by-fingerprint", func(b *testing.B) {
+			j := setup(b, file, true, 0)
+			for b.Loop() {
+				if err := j.Reserve(fpA); err != nil { // the mutex and a lookup
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run(name+"/parallel", func(b *testing.B) {
 			j := setup(b, file, true, 0)
 			b.RunParallel(func(pb *testing.PB) {
+				c := j.Counter(fpA)
 				for pb.Next() {
-					if err := j.Reserve(fpA); err != nil {
+					if err := c.Reserve(); err != nil {
 						b.Error(err)
 						return
 					}
@@ -95,9 +105,10 @@ func BenchmarkReserve(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { j.Close() })
+		c := j.Counter(fpA)
 		for b.Loop() {
 			sha256.Sum256(work)
-			if err := j.Reserve(fpA); err != nil {
+			if err := c.Reserve(); err != nil {
 				b.Fatal(err)
 			}
 		}

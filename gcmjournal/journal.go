@@ -118,6 +118,7 @@ type Journal struct {
 	badLogged      bool
 	raiseBadLogged bool         // the damaged raise file was logged
 	raiseBuf       []byte       // readRaise's buffer; used under the flock, by the one write in flight
+	raiseSlot      []byte       // storeRaise's buffer; likewise
 	view           *journalView // the journal as last read; used under the flock, by Open or the one write in flight
 	raise          heldRaise    // the raise file, held open; likewise
 	merged         *assessment  // the assessment last merged into keys (merging it again changes nothing)

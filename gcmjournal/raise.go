@@ -47,12 +47,20 @@ type raiseState struct {
 	named   []Fingerprint // damaged: every fingerprint either slot holds where a record would be
 }
 
-// sealRaiseSlot builds slot content: header, records, MAC, zero padding.
-func sealRaiseSlot(path string, s Sealer, seq uint64, recs []raiseRec) ([]byte, error) {
+// sealRaiseSlot builds slot content: header, records, MAC, zero padding,
+// in buf if it is large enough (a slot is 16 KiB, and a writer fetching
+// ahead writes one per 1,024 encryptions: reusing it keeps the writer from
+// feeding the garbage collector the encrypting threads then pay for).
+func sealRaiseSlot(buf []byte, path string, s Sealer, seq uint64, recs []raiseRec) ([]byte, error) {
 	if len(recs) > raiseMaxRecs {
 		return nil, fmt.Errorf("gcmjournal: %d raise records, at most %d", len(recs), raiseMaxRecs)
 	}
-	b := make([]byte, raiseSlotSize)
+	b := buf[:0]
+	if cap(b) < raiseSlotSize {
+		b = make([]byte, raiseSlotSize)
+	}
+	b = b[:raiseSlotSize]
+	clear(b)
 	copy(b, raiseMagic)
 	binary.LittleEndian.PutUint64(b[8:], seq)
 	binary.LittleEndian.PutUint32(b[16:], uint32(len(recs)))
@@ -210,10 +218,11 @@ func raiseCandidates(data []byte) []Fingerprint {
 // written atomically (its other slot empty). Either way a crash leaves the
 // old content or the new, readable. Called with the flock held.
 func (j *Journal) storeRaise(st raiseState, recs []raiseRec) error {
-	slot, err := sealRaiseSlot(j.path, j.sealer, st.seq+1, recs)
+	slot, err := sealRaiseSlot(j.raiseSlot, j.path, j.sealer, st.seq+1, recs)
 	if err != nil {
 		return err
 	}
+	j.raiseSlot = slot
 	if !st.exists || st.damaged {
 		return writeAtomic(j.path+raiseSuffix, append(slot, make([]byte, raiseSlotSize)...))
 	}

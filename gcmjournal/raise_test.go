@@ -253,7 +253,7 @@ func FuzzParseRaiseSlot(f *testing.F) {
 	const path = "/fuzz/gcm.journal"
 	sum := func(b []byte) []byte { return testSealer{}.Sum(path+raiseSuffix, b) }
 	for _, recs := range [][]raiseRec{nil, {{fpA, 10}}, {{fpA, 1 << 32}, {fpB, 7}}} {
-		slot, err := sealRaiseSlot(path, testSealer{}, 3, recs)
+		slot, err := sealRaiseSlot(nil, path, testSealer{}, 3, recs)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -264,7 +264,7 @@ func FuzzParseRaiseSlot(f *testing.F) {
 		if !ok {
 			return
 		}
-		again, err := sealRaiseSlot(path, testSealer{}, seq, recs)
+		again, err := sealRaiseSlot(nil, path, testSealer{}, seq, recs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,4 +292,32 @@ func FuzzParseRaiseSlot(f *testing.F) {
 			check(t, sealed)
 		}
 	})
+}
+
+// TestSealRaiseSlotReusesBuffer: a slot sealed into the buffer of a longer
+// one holds only its own records, zero after its MAC, as a fresh one does.
+func TestSealRaiseSlotReusesBuffer(t *testing.T) {
+	const path = "/reuse/gcm.journal"
+	long, err := sealRaiseSlot(nil, path, testSealer{}, 1, []raiseRec{{fpA, 10}, {fpB, 20}, {fpOf("C"), 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := sealRaiseSlot(long, path, testSealer{}, 2, []raiseRec{{fpB, 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &short[0] != &long[0] {
+		t.Error("the buffer was not reused")
+	}
+	fresh, err := sealRaiseSlot(nil, path, testSealer{}, 2, []raiseRec{{fpB, 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(short, fresh) {
+		t.Fatal("a slot sealed into a used buffer differs from a fresh one")
+	}
+	seq, recs, ok := parseRaiseSlot(short, func(b []byte) []byte { return testSealer{}.Sum(path+raiseSuffix, b) })
+	if !ok || seq != 2 || len(recs) != 1 || recs[0] != (raiseRec{fpB, 40}) {
+		t.Fatalf("parsed %v %d %v", ok, seq, recs)
+	}
 }
