@@ -143,7 +143,7 @@ $(MEMJ_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
 
 .PHONY: bench-journal
 bench-journal: $(SO) $(BENCH_CLIENT) $(MEMJ_SO)
-	$(BENCH_CLIENT) run --time 8 --rounds 8 --threads 1 --only aes256-gcm-enc-64,aes256-gcm-enc-1k \
+	$(BENCH_CLIENT) run --time 24 --rounds 24 --threads 1 --only aes256-gcm-enc-64,aes256-gcm-enc-1k \
 	  --out $(BENCH_OUT)/journal Craton=craton:$(SO) Craton-memjournal=craton:$(MEMJ_SO)
 
 BENCH_BORING_DEPS = $(if $(BENCH_BORING),$(BORING_SO) $(BENCH_CEILING)-boring)

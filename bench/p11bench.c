@@ -173,6 +173,7 @@ typedef struct {
 
 #define MAXT 16
 #define MAXMOD 8
+#define MAXRD 64 /* rounds */
 #define BIGBUF (1024 * 1024)
 #define OUTBUF (BIGBUF + 256)
 
@@ -1688,6 +1689,7 @@ typedef struct {
 	long ops;
 	double secs, rate;     /* over all rounds: total ops / total time */
 	double rmin, rmax;     /* the slowest and fastest round */
+	double rr[MAXRD];      /* each round's rate; 0: the round did not run */
 	int rounds;
 	char status[160];
 	int done;
@@ -1733,6 +1735,33 @@ static void fmt_ratio(const Res *a, const Res *b, char *buf, size_t n)
 		snprintf(buf, n, "%.2f", a->rate / b->rate);
 	else
 		snprintf(buf, n, "–");
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return (a > b) - (a < b);
+}
+
+/* fmt_paired formats a over b round by round: the median of the rounds'
+ * ratios and the middle half of them (25th to 75th percentile). The modules
+ * run back to back within a round, so a drift of the machine's load over
+ * the run, which moves whole rounds, mostly cancels in a round's ratio. */
+static void fmt_paired(const Res *a, const Res *b, int rounds, char *buf, size_t n)
+{
+	double q[MAXRD];
+	int m = 0;
+	if (res_ok(a) && res_ok(b))
+		for (int rd = 0; rd < rounds && rd < MAXRD; rd++)
+			if (a->rr[rd] > 0 && b->rr[rd] > 0)
+				q[m++] = a->rr[rd] / b->rr[rd];
+	if (m < 4) {
+		snprintf(buf, n, "–");
+		return;
+	}
+	qsort(q, m, sizeof q[0], cmp_double);
+	double med = m % 2 ? q[m / 2] : (q[m / 2 - 1] + q[m / 2]) / 2;
+	snprintf(buf, n, "%.2f (%.2f–%.2f)", med, q[m / 4], q[(3 * m) / 4 - (m % 4 == 0)]);
 }
 
 static void read_file_line(const char *path, const char *prefix, char *out, size_t n)
@@ -1834,6 +1863,8 @@ static int cmd_run(int argc, char **argv)
 		} else
 			usage();
 	}
+	if (rounds > MAXRD)
+		die("--rounds: at most %d\n", MAXRD);
 	if (nch == 0 || rounds < 1 || secs <= 0)
 		usage();
 	if (nthreads == 0)
@@ -2025,6 +2056,7 @@ static int cmd_run(int argc, char **argv)
 					r->rate = r->ops / r->secs;
 					r->rmin = r->rounds == 0 || rate < r->rmin ? rate : r->rmin;
 					r->rmax = rate > r->rmax ? rate : r->rmax;
+					r->rr[rd] = rate;
 					r->rounds++;
 				}
 			round++;
@@ -2153,6 +2185,31 @@ static int cmd_run(int argc, char **argv)
 			}
 			fprintf(md, "\n");
 		}
+	if (rounds >= 4 && nrp > 0) {
+		fprintf(md, "\nThe same ratios round by round: the median of the %d rounds' ratios, and "
+		            "the middle half of them (25th–75th percentile). Within a round the modules ran "
+		            "back to back, so a drift of the machine's load over the run mostly cancels.\n\n"
+		            "| workload | threads |", rounds);
+		for (int k = 0; k < nrp; k++)
+			fprintf(md, " %s/%s |", ch[rp[k][0]].name, ch[rp[k][1]].name);
+		fprintf(md, "\n|---|--:|");
+		for (int k = 0; k < nrp; k++)
+			fprintf(md, "--:|");
+		fprintf(md, "\n");
+		for (int wi = 0; wi < g_nwl; wi++)
+			for (int ti = 0; ti < nthreads; ti++) {
+				char cell[64];
+				if (!g_res[wi][ti][0].done)
+					continue;
+				fprintf(md, "| %s | %d |", g_wl[wi].name, threads[ti]);
+				for (int k = 0; k < nrp; k++) {
+					fmt_paired(&g_res[wi][ti][rp[k][0]], &g_res[wi][ti][rp[k][1]], rounds, cell,
+					           sizeof cell);
+					fprintf(md, " %s |", cell);
+				}
+				fprintf(md, "\n");
+			}
+	}
 	/* Two-thread scaling: ops/s at the highest thread count over ops/s at the lowest. */
 	if (nthreads >= 2) {
 		fprintf(md, "\nScaling, ops/s at %d threads over ops/s at %d thread(s):\n\n| workload |",
