@@ -214,3 +214,49 @@ func BenchmarkFind(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKeygenParallel is p11bench's ec-p256-keygen and aes256-keygen
+// through the Go face: a session key (pair) generated and destroyed, from
+// GOMAXPROCS goroutines with a session each (-cpu 1,2 shows what a second
+// thread adds).
+func BenchmarkKeygenParallel(b *testing.B) {
+	ecParams := []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
+	gen := map[string]func(m *Module, s uint64) error{
+		"ec-p256": func(m *Module, s uint64) error {
+			pub, priv, err := m.GenerateKeyPair(s, ck.Mechanism{Type: ck.CKM_EC_KEY_PAIR_GEN},
+				ck.Template{attr(ck.CKA_EC_PARAMS, ecParams), attr(ck.CKA_TOKEN, false), attr(ck.CKA_VERIFY, true)},
+				ck.Template{attr(ck.CKA_TOKEN, false), attr(ck.CKA_PRIVATE, true), attr(ck.CKA_SENSITIVE, true), attr(ck.CKA_SIGN, true)})
+			if err != nil {
+				return err
+			}
+			if err := m.DestroyObject(s, priv); err != nil {
+				return err
+			}
+			return m.DestroyObject(s, pub)
+		},
+		"aes256": func(m *Module, s uint64) error {
+			k, err := m.GenerateKey(s, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN},
+				ck.Template{attr(ck.CKA_VALUE_LEN, 32), attr(ck.CKA_TOKEN, false), attr(ck.CKA_SENSITIVE, true),
+					attr(ck.CKA_ENCRYPT, true), attr(ck.CKA_DECRYPT, true)})
+			if err != nil {
+				return err
+			}
+			return m.DestroyObject(s, k)
+		},
+	}
+	for _, name := range []string{"ec-p256", "aes256"} {
+		b.Run(name, func(b *testing.B) {
+			m, _ := benchToken(b, false)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				s := open(b, m, false)
+				for pb.Next() {
+					if err := gen[name](m, s); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

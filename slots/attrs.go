@@ -2,7 +2,6 @@ package slots
 
 import (
 	"slices"
-	"sync"
 
 	. "github.com/craton-hsm/craton/pkcs11/ck"
 )
@@ -189,40 +188,68 @@ func specFor(class, keyType, t uint64) (attrSpec, bool) {
 type attrTable struct {
 	spec     map[uint64]attrSpec // every attribute of the class and key type but the common ones
 	required []uint64            // sorted
+	// size is how many attributes an object of the class and key type can
+	// have (common ones included): NewObject sizes its map with it, so
+	// that adding the defaults never grows the map.
+	size int
 }
 
-// attrTables holds the tables by tableKey, at most one per class Craton
-// knows (and one for every other class) and per key type that changes the
-// sets (RSA, EC, any other).
-var attrTables sync.Map
+// tableKeys are the classes and key types whose attribute sets differ:
+// every class Craton knows, each public and private key type that changes
+// the sets (RSA, EC, any other), and one for every other class; anyOther
+// stands for "any other". attrTables holds their tables, in this order.
+const anyOther = ^uint64(0)
 
-// tableKey reduces a class and key type to what decides their attribute
-// sets, so that a template's arbitrary values cannot grow attrTables.
-func tableKey(class, keyType uint64) [2]uint64 {
-	const other = ^uint64(0)
+var tableKeys = [...][2]uint64{
+	{CKO_DATA, anyOther}, {CKO_CERTIFICATE, anyOther}, {CKO_SECRET_KEY, anyOther},
+	{CKO_PUBLIC_KEY, CKK_RSA}, {CKO_PUBLIC_KEY, CKK_EC}, {CKO_PUBLIC_KEY, anyOther},
+	{CKO_PRIVATE_KEY, CKK_RSA}, {CKO_PRIVATE_KEY, CKK_EC}, {CKO_PRIVATE_KEY, anyOther},
+	{anyOther, anyOther},
+}
+
+// attrTables are built once, when the package loads: a lookup is an index,
+// where a sync.Map keyed by class and key type cost more than the rest of
+// specFor.
+var attrTables = func() (ts [len(tableKeys)]*attrTable) {
+	for i, k := range tableKeys {
+		ts[i] = buildTable(k[0], k[1])
+	}
+	return ts
+}()
+
+// tableIndex reduces a class and key type to the index of their table in
+// tableKeys.
+func tableIndex(class, keyType uint64) int {
 	switch class {
-	case CKO_DATA, CKO_CERTIFICATE, CKO_SECRET_KEY:
-		return [2]uint64{class, other}
+	case CKO_DATA:
+		return 0
+	case CKO_CERTIFICATE:
+		return 1
+	case CKO_SECRET_KEY:
+		return 2
 	case CKO_PUBLIC_KEY, CKO_PRIVATE_KEY:
+		i := 3
+		if class == CKO_PRIVATE_KEY {
+			i = 6
+		}
 		switch keyType {
 		case CKK_RSA:
-			return [2]uint64{class, CKK_RSA}
+			return i
 		case CKK_EC, CKK_EC_EDWARDS:
-			return [2]uint64{class, CKK_EC}
+			return i + 1
 		}
-		return [2]uint64{class, other}
+		return i + 2
 	}
-	return [2]uint64{other, other}
+	return len(tableKeys) - 1
 }
 
-func tableFor(class, keyType uint64) *attrTable {
-	k := tableKey(class, keyType)
-	if t, ok := attrTables.Load(k); ok {
-		return t.(*attrTable)
-	}
+func tableFor(class, keyType uint64) *attrTable { return attrTables[tableIndex(class, keyType)] }
+
+// buildTable works out the table of a class and key type from the sets.
+func buildTable(class, keyType uint64) *attrTable {
 	t := &attrTable{spec: map[uint64]attrSpec{}}
-	for _, a := range slowAllTypesFor(k[0], k[1]) {
-		s, _ := slowSpecFor(k[0], k[1], a)
+	for _, a := range slowAllTypesFor(class, keyType) {
+		s, _ := slowSpecFor(class, keyType, a)
 		if _, common := commonAttrs[a]; !common {
 			t.spec[a] = s
 		}
@@ -231,8 +258,8 @@ func tableFor(class, keyType uint64) *attrTable {
 		}
 	}
 	slices.Sort(t.required)
-	v, _ := attrTables.LoadOrStore(k, t)
-	return v.(*attrTable)
+	t.size = len(t.spec) + len(commonAttrs)
+	return t
 }
 
 // slowSpecFor is specFor from the attribute sets themselves.

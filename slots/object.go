@@ -188,8 +188,9 @@ func (o *Object) wipe() {
 	if k := o.key.Load(); k != nil {
 		k.Wipe()
 	}
+	class, keyType := o.Class(), o.KeyType()
 	for t, v := range o.Attrs {
-		if o.IsSecret(t) {
+		if s, ok := specFor(class, keyType, t); ok && s.secret {
 			clear(v)
 		}
 	}
@@ -214,7 +215,7 @@ type Origin struct {
 // NewObject builds an object from a creation template, enforcing the
 // attribute rules. isSO: the caller is logged in as SO (CKA_TRUSTED).
 func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
-	attrs := make(map[uint64][]byte, len(tmpl)+16)
+	attrs := make(map[uint64][]byte, mapSize(tmpl))
 	for _, a := range tmpl {
 		if _, dup := attrs[a.Type]; dup {
 			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "%s given twice", AttrName(a.Type))
@@ -304,6 +305,22 @@ func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
 	}
 	attrs[CKA_UNIQUE_ID] = []byte(hex.EncodeToString(backend.Random(16)))
 	return &Object{Attrs: attrs}, nil
+}
+
+// mapSize is the size to make a new object's attribute map with: as many
+// attributes as its class and key type can have (the template's, if it has
+// more: it is refused then), so that the defaults never make the map grow.
+func mapSize(tmpl Template) int {
+	class, keyType := anyOther, anyOther
+	for _, a := range tmpl {
+		switch a.Type {
+		case CKA_CLASS:
+			class, _ = DecodeULong(a.Value)
+		case CKA_KEY_TYPE:
+			keyType, _ = DecodeULong(a.Value)
+		}
+	}
+	return max(len(tmpl), tableFor(class, keyType).size)
 }
 
 func keyTypeFits(class, keyType uint64) bool {
