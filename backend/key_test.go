@@ -405,3 +405,24 @@ func TestTagger(t *testing.T) {
 		t.Fatalf("keyed tag %x, want %x", got, m.Sum(nil)[:16])
 	}
 }
+
+// TestTaggerAllocatesNothing: a tag appended to a buffer with room for it
+// allocates nothing once the pool holds a state (a search makes one per
+// indexed attribute and scope).
+func TestTaggerAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops states under the race detector")
+	}
+	for _, k := range [][]byte{nil, IndexKey(bytes.Repeat([]byte{7}, 32))} {
+		tg := NewTagger(k)
+		buf := make([]byte, 0, TagSize)
+		value := []byte("a label")
+		tg.AppendTag(buf, CKA_LABEL, value) // fills the pool
+		if n := testing.AllocsPerRun(1000, func() { buf = tg.AppendTag(buf[:0], CKA_LABEL, value) }); n >= 0.5 {
+			t.Errorf("key %v: %.2f allocations per tag, want none", k != nil, n)
+		}
+		if want := refTag(k, CKA_LABEL, value); !bytes.Equal(buf, want) {
+			t.Errorf("key %v: tag %x, want %x", k != nil, buf, want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"hash"
 	"sync"
@@ -85,14 +86,24 @@ func IndexKey(tokenKey []byte) []byte { return mac(tokenKey, []byte("craton inde
 // Without (public objects, whose values are stored in clear anyway) it is
 // SHA-256("craton tag v1" || type || value). Either is cut to 16 bytes.
 //
-// The hash states come from a pool (keyed HMACs, or SHA-256), so a tag costs
-// two SHA-256 blocks and no key schedule or allocation of the state: a
-// search makes a tag per attribute and scope, every time. Tags may be made
-// from several goroutines at once, but not while Wipe runs.
+// The hash states come from a pool (keyed HMACs, or SHA-256), each with a
+// scratch buffer, so a tag costs two SHA-256 blocks and allocates nothing:
+// a search makes a tag per attribute and scope, every time, and bytes
+// handed to a hash.Hash through its interface escape to the heap. Tags may
+// be made from several goroutines at once, but not while Wipe runs.
 type Tagger struct {
 	key  []byte
-	pool sync.Pool
+	pool sync.Pool // of *tagState
 }
+
+// tagState is a pooled hash state and the scratch its input and sum pass
+// through.
+type tagState struct {
+	h       hash.Hash
+	scratch [sha256.Size]byte
+}
+
+var publicTagPrefix = []byte("craton tag v1")
 
 // NewTagger returns the Tagger for key (nil: public tags). It keeps key,
 // and Wipe clears it.
@@ -108,27 +119,24 @@ func (tg *Tagger) Tag(attrType uint64, value []byte) []byte {
 
 // AppendTag appends the tag of one attribute to dst.
 func (tg *Tagger) AppendTag(dst []byte, attrType uint64, value []byte) []byte {
-	h, ok := tg.pool.Get().(hash.Hash)
+	st, ok := tg.pool.Get().(*tagState)
 	if !ok {
+		st = new(tagState)
 		if tg.key == nil {
-			h = sha256.New()
+			st.h = sha256.New()
 		} else {
-			h = hmac.New(sha256.New, tg.key)
+			st.h = hmac.New(sha256.New, tg.key)
 		}
 	}
+	h := st.h
 	if tg.key == nil {
-		h.Write([]byte("craton tag v1"))
+		h.Write(publicTagPrefix)
 	}
-	var t [8]byte
-	for i := range 8 {
-		t[i] = byte(attrType >> (8 * i))
-	}
-	h.Write(t[:])
+	h.Write(binary.LittleEndian.AppendUint64(st.scratch[:0], attrType))
 	h.Write(value)
-	var sum [sha256.Size]byte
-	dst = append(dst, h.Sum(sum[:0])[:TagSize]...)
+	dst = append(dst, h.Sum(st.scratch[:0])[:TagSize]...)
 	h.Reset()
-	tg.pool.Put(h)
+	tg.pool.Put(st)
 	return dst
 }
 

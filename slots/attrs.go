@@ -192,6 +192,8 @@ type attrTable struct {
 	// have (common ones included): NewObject sizes its map with it, so
 	// that adding the defaults never grows the map.
 	size int
+	// secrets are the attributes that hold key material (Object.wipe).
+	secrets []uint64
 }
 
 // tableKeys are the classes and key types whose attribute sets differ:
@@ -256,8 +258,12 @@ func buildTable(class, keyType uint64) *attrTable {
 		if s.required {
 			t.required = append(t.required, a)
 		}
+		if s.secret {
+			t.secrets = append(t.secrets, a)
+		}
 	}
 	slices.Sort(t.required)
+	slices.Sort(t.secrets)
 	t.size = len(t.spec) + len(commonAttrs)
 	return t
 }

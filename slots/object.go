@@ -188,11 +188,8 @@ func (o *Object) wipe() {
 	if k := o.key.Load(); k != nil {
 		k.Wipe()
 	}
-	class, keyType := o.Class(), o.KeyType()
-	for t, v := range o.Attrs {
-		if s, ok := specFor(class, keyType, t); ok && s.secret {
-			clear(v)
-		}
+	for _, t := range tableFor(o.Class(), o.KeyType()).secrets {
+		clear(o.Attrs[t])
 	}
 }
 
@@ -511,13 +508,4 @@ func bitLen(b []byte) int {
 		}
 	}
 	return 0
-}
-
-func sortedKeys[V any](m map[uint64]V) []uint64 {
-	keys := make([]uint64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

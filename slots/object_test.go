@@ -161,7 +161,7 @@ func TestAttrTablesMatchTheSets(t *testing.T) {
 	types = append(types, 0x7fff_0001, CKA_VENDOR_DEFINED)
 	for _, class := range []uint64{CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY, CKO_HW_FEATURE, 0x1234} {
 		for _, kt := range []uint64{CKK_RSA, CKK_EC, CKK_EC_EDWARDS, CKK_AES, CKK_GENERIC_SECRET, 0x999} {
-			var req []uint64
+			var req, secrets []uint64
 			for _, a := range types {
 				got, gok := specFor(class, kt, a)
 				want, wok := slowSpecFor(class, kt, a)
@@ -171,10 +171,17 @@ func TestAttrTablesMatchTheSets(t *testing.T) {
 				if wok && want.required && !slices.Contains(req, a) {
 					req = append(req, a)
 				}
+				if wok && want.secret && !slices.Contains(secrets, a) {
+					secrets = append(secrets, a)
+				}
 			}
 			slices.Sort(req)
 			if got := requiredFor(class, kt); !slices.Equal(got, req) {
 				t.Errorf("class %#x, key type %#x: required %v, want %v", class, kt, got, req)
+			}
+			slices.Sort(secrets)
+			if got := tableFor(class, kt).secrets; !slices.Equal(got, secrets) {
+				t.Errorf("class %#x, key type %#x: secrets %v, want %v", class, kt, got, secrets)
 			}
 		}
 	}

@@ -141,10 +141,20 @@ func TestCorruptRecordIsSkippedAndDestroyable(t *testing.T) {
 // sees a whole value (never zeros: a retired object is refused or kept
 // intact until released), and a handle that is gone is refused.
 func TestLockFreeLookupNeverSeesAWipedKey(t *testing.T) {
+	for _, token := range []bool{true, false} {
+		name := "token-objects"
+		if !token {
+			name = "session-objects" // no lock at all on their paths
+		}
+		t.Run(name, func(t *testing.T) { lockFreeLookupNeverSeesAWipedKey(t, token) })
+	}
+}
+
+func lockFreeLookupNeverSeesAWipedKey(t *testing.T, token bool) {
 	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
 	loginUser(t, tok)
 	mk := func(fill byte) uint64 {
-		o, _ := NewObject(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_TOKEN, true),
+		o, _ := NewObject(Template{a(CKA_CLASS, CKO_SECRET_KEY), a(CKA_KEY_TYPE, CKK_AES), a(CKA_TOKEN, token),
 			a(CKA_PRIVATE, true), a(CKA_VALUE, bytes.Repeat([]byte{fill}, 32))}, Origin{}, false)
 		h, err := tok.AddObject(o, 1)
 		if err != nil {

@@ -1,6 +1,7 @@
 package slots
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -662,14 +663,17 @@ func (s *Store) Refs(tags [][]byte, private bool) ([]Ref, error) {
 }
 
 // queryRefs is Refs from the database.
+// The tags are copied into the arguments: what goes into an interface
+// escapes, and the caller's tags should not have to (a search that is
+// answered from memory then allocates none).
 func (s *Store) queryRefs(tags [][]byte, private bool) ([]Ref, error) {
 	args := make([]any, 0, 1+len(tags))
 	if len(tags) > 0 {
-		args = append(args, tags[0])
+		args = append(args, bytes.Clone(tags[0]))
 	}
 	args = append(args, private)
 	for _, t := range tags[min(len(tags), 1):] {
-		args = append(args, t)
+		args = append(args, bytes.Clone(t))
 	}
 	var rows *sql.Rows
 	var err error

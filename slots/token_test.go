@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -209,4 +210,61 @@ func TestFindManyObjects(t *testing.T) {
 	if hs, _ := tok.Find(nil); len(hs) != total/2 {
 		t.Fatalf("logged out sees %d, want the %d public", len(hs), total/2)
 	}
+}
+
+// TestFindBeyondTheTags: a search narrows by at most maxSearchTags tags per
+// scope, but matches on the whole template. Two certificates, public and
+// private, alike in five selective attributes but the last, are told apart
+// by it, in either order of the template, and a session object is too.
+func TestFindBeyondTheTags(t *testing.T) {
+	tok := initialised(t, filepath.Join(t.TempDir(), "slot-0.db"))
+	loginUser(t, tok)
+	cert := func(serial string, private, token bool) Template {
+		return Template{a(CKA_CLASS, CKO_CERTIFICATE), a(CKA_CERTIFICATE_TYPE, CKC_X_509), a(CKA_VALUE, "der"),
+			a(CKA_TOKEN, token), a(CKA_PRIVATE, private),
+			a(CKA_LABEL, "web"), a(CKA_ID, "id"), a(CKA_SUBJECT, "subject"), a(CKA_ISSUER, "issuer"),
+			a(CKA_SERIAL_NUMBER, serial)}
+	}
+	want := map[string]uint64{}
+	for _, c := range []struct {
+		serial         string
+		private, token bool
+	}{{"1", false, true}, {"2", false, true}, {"3", true, true}, {"4", true, true}, {"5", false, false}, {"6", false, false}} {
+		o, err := NewObject(cert(c.serial, c.private, c.token), Origin{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := tok.AddObject(o, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[c.serial] = h
+	}
+	for serial, h := range want {
+		tmpl := Template{a(CKA_LABEL, "web"), a(CKA_ID, "id"), a(CKA_SUBJECT, "subject"), a(CKA_ISSUER, "issuer"),
+			a(CKA_SERIAL_NUMBER, serial), a(CKA_CLASS, CKO_CERTIFICATE)}
+		if n := indexedCount(tmpl); n <= maxSearchTags {
+			t.Fatalf("the template has %d indexed attributes: the test needs more than %d", n, maxSearchTags)
+		}
+		reversed := slices.Clone(tmpl)
+		slices.Reverse(reversed)
+		for _, order := range []Template{tmpl, reversed} {
+			hs, err := tok.Find(order)
+			if err != nil || !slices.Equal(hs, []uint64{h}) {
+				t.Errorf("serial %s: found %v (%v), want [%d]", serial, hs, err, h)
+			}
+		}
+	}
+	if hs, _ := tok.Find(Template{a(CKA_LABEL, "web"), a(CKA_ID, "id")}); len(hs) != len(want) {
+		t.Errorf("by label and ID: %d objects, want %d", len(hs), len(want))
+	}
+}
+
+func indexedCount(tmpl Template) (n int) {
+	for _, at := range tmpl {
+		if indexed[at.Type] {
+			n++
+		}
+	}
+	return n
 }

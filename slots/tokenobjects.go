@@ -2,6 +2,7 @@ package slots
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/craton-hsm/craton/backend"
 	. "github.com/craton-hsm/craton/pkcs11/ck"
@@ -148,14 +149,13 @@ func IsSessionHandle(h uint64) bool { return h >= sessionObjectBase }
 // AddObject stores a new object: a token object in the store, a session
 // object in this process owned by session owner. It returns the handle.
 func (t *Token) AddObject(o *Object, owner uint64) (uint64, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if !o.IsToken() {
-		t.nextSess++
-		o.Handle, o.Owner = t.nextSess, owner
-		t.sessObjs[o.Handle] = o
+		o.Handle, o.Owner = t.nextSess.Add(1), owner
+		t.sessObjs.Store(o.Handle, o)
 		return o.Handle, nil
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	r, err := t.rowLocked(o)
 	if err != nil {
 		return 0, err
@@ -181,13 +181,10 @@ func (t *Token) visible(o *Object) bool {
 // caller must Release it when done.
 func (t *Token) Object(h uint64) (*Object, error) {
 	if IsSessionHandle(h) {
-		t.mu.RLock()
-		defer t.mu.RUnlock()
-		o, ok := t.sessObjs[h]
-		if !ok || !t.visible(o) {
-			return nil, CKR_OBJECT_HANDLE_INVALID
+		if o := t.sessionObject(h); o != nil && t.visible(o) && o.tryAcquire() {
+			return o, nil
 		}
-		return o.acquire(), nil
+		return nil, CKR_OBJECT_HANDLE_INVALID
 	}
 	if o := t.fastObject(int64(h)); o != nil {
 		return o, nil
@@ -318,17 +315,21 @@ func (t *Token) corruptLog(h int64, err error) {
 
 // ReplaceObject stores n as the new state of object old (same handle).
 func (t *Token) ReplaceObject(old, n *Object) error {
+	if IsSessionHandle(old.Handle) {
+		n.Owner = old.Owner
+		for {
+			cur := t.sessionObject(old.Handle)
+			if cur == nil {
+				return CKR_OBJECT_HANDLE_INVALID
+			}
+			if t.sessObjs.CompareAndSwap(old.Handle, cur, n) {
+				cur.retire()
+				return nil
+			}
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if IsSessionHandle(old.Handle) {
-		if _, ok := t.sessObjs[old.Handle]; !ok {
-			return CKR_OBJECT_HANDLE_INVALID
-		}
-		n.Owner = old.Owner
-		t.sessObjs[old.Handle].retire()
-		t.sessObjs[old.Handle] = n
-		return nil
-	}
 	r, err := t.rowLocked(n)
 	if err != nil {
 		return err
@@ -349,17 +350,16 @@ func (t *Token) ReplaceObject(old, n *Object) error {
 
 // DestroyObject removes object h.
 func (t *Token) DestroyObject(h uint64) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if IsSessionHandle(h) {
-		o, ok := t.sessObjs[h]
+		o, ok := t.sessObjs.LoadAndDelete(h)
 		if !ok {
 			return CKR_OBJECT_HANDLE_INVALID
 		}
-		delete(t.sessObjs, h)
-		o.retire()
+		o.(*Object).retire()
 		return nil
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	err := t.store.Delete(int64(h))
 	if errors.Is(err, ErrNoObject) {
 		return CKR_OBJECT_HANDLE_INVALID
@@ -372,15 +372,41 @@ func (t *Token) DestroyObject(h uint64) error {
 
 // DropSessionObjects destroys the session objects of session owner, or of
 // every session when owner is 0.
-func (t *Token) DropSessionObjects(owner uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for h, o := range t.sessObjs {
-		if owner == 0 || o.Owner == owner {
-			delete(t.sessObjs, h)
+func (t *Token) DropSessionObjects(owner uint64) { t.dropSessionObjects(owner) }
+
+func (t *Token) dropSessionObjects(owner uint64) {
+	t.sessObjs.Range(func(h, v any) bool {
+		if o := v.(*Object); (owner == 0 || o.Owner == owner) && t.sessObjs.CompareAndDelete(h, o) {
 			o.retire()
 		}
+		return true
+	})
+}
+
+// sessionObject is session object h as the map holds it, nil if none. The
+// caller takes a reference with tryAcquire before it reads the object.
+func (t *Token) sessionObject(h uint64) *Object {
+	if v, ok := t.sessObjs.Load(h); ok {
+		return v.(*Object)
 	}
+	return nil
+}
+
+// matchingSessionObjects returns the handles of the visible session objects
+// matching tmpl, in handle order.
+func (t *Token) matchingSessionObjects(tmpl Template) []uint64 {
+	var out []uint64
+	t.sessObjs.Range(func(h, v any) bool {
+		if o := v.(*Object); t.visible(o) && o.tryAcquire() {
+			if o.Matches(tmpl) {
+				out = append(out, h.(uint64))
+			}
+			o.Release()
+		}
+		return true
+	})
+	slices.Sort(out)
+	return out
 }
 
 // Find returns the handles of the visible objects matching tmpl: session
@@ -394,50 +420,50 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 	}
 	// A read lock: searches run side by side; writers (a logout, a new
 	// session object) wait.
-	t.mu.RLock()
-	var out []uint64
-	for _, h := range sortedKeys(t.sessObjs) {
-		o := t.sessObjs[h]
-		if t.visible(o) && o.Matches(tmpl) {
-			out = append(out, h)
-		}
-	}
+	out := t.matchingSessionObjects(tmpl)
 	if tok, ok := tmpl.Find(CKA_TOKEN); ok && len(tok) == 1 && tok[0] == 0 {
-		t.mu.RUnlock()
 		return out, nil
 	}
+	t.mu.RLock()
 	// The tags are made under the lock (a logout wipes the index key in
 	// place); the store is asked without it.
 	type scope struct {
 		private bool
 		tags    [][]byte
 	}
-	scopes := []scope{{private: false}}
+	// The scopes, tags and their buffer live on the stack, so a remembered
+	// search allocates nothing here. A scope's tags only narrow the search
+	// (Matches decides), so at most maxSearchTags are made, the selective
+	// ones first.
+	// (Arrays indexed directly: what is stored through a slice escapes.)
+	scopes := [2]scope{{private: false}, {private: true}}
+	nScopes := 1
 	if t.login.Load() == CKU_USER {
-		scopes = append(scopes, scope{private: true})
+		nScopes = 2
 	}
-	for i := range scopes {
+	var bufArr [2][maxSearchTags * backend.TagSize]byte
+	var tagArr [2][maxSearchTags][]byte
+	for i := range nScopes {
 		tg := publicTags
 		if scopes[i].private {
 			tg = t.tagger
 		}
 		// The first tag drives the index lookup: a selective one (label,
-		// ID, …) rather than one every object of a kind shares. The tags
-		// share one buffer, sized so that appending never moves it.
-		buf := make([]byte, 0, backend.TagSize*len(tmpl))
-		tags := make([][]byte, 0, len(tmpl))
-		for _, broad := range []bool{false, true} {
+		// ID, …) rather than one every object of a kind shares.
+		buf, n := bufArr[i][:0], 0
+		for _, broad := range [2]bool{false, true} {
 			for _, a := range tmpl {
-				if indexed[a.Type] && broadAttrs[a.Type] == broad {
+				if n < maxSearchTags && indexed[a.Type] && broadAttrs[a.Type] == broad {
 					buf = tg.AppendTag(buf, a.Type, a.Value)
-					tags = append(tags, buf[len(buf)-backend.TagSize:])
+					tagArr[i][n] = buf[len(buf)-backend.TagSize:]
+					n++
 				}
 			}
 		}
-		scopes[i].tags = tags
+		scopes[i].tags = tagArr[i][:n]
 	}
 	t.mu.RUnlock()
-	for _, sc := range scopes {
+	for _, sc := range scopes[:nScopes] {
 		refs, err := t.store.Refs(sc.tags, sc.private)
 		if err != nil {
 			return nil, device(err)
@@ -457,6 +483,10 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 	}
 	return out, nil
 }
+
+// maxSearchTags is how many of a template's indexed attributes a search
+// narrows by, per scope.
+const maxSearchTags = 4
 
 // publicTags makes public objects' search tags (unkeyed).
 var publicTags = backend.NewTagger(nil)
