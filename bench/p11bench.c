@@ -1764,6 +1764,44 @@ static void fmt_paired(const Res *a, const Res *b, int rounds, char *buf, size_t
 	snprintf(buf, n, "%.2f (%.2f–%.2f)", med, q[m / 4], q[(3 * m) / 4 - (m % 4 == 0)]);
 }
 
+/* results_table prints a table of the workloads: each column's ops/s and the
+ * ratio columns rp (a over b) as ratios of the totals, or, paired, only the
+ * ratio columns, round by round (fmt_paired). */
+static void results_table(FILE *md, const Child *ch, int ncol, int rp[][2], int nrp,
+                          const int *threads, int nthreads, int rounds, int paired)
+{
+	int nval = paired ? 0 : ncol;
+	fprintf(md, "| workload | threads |");
+	for (int i = 0; i < nval; i++)
+		fprintf(md, " %s |", ch[i].name);
+	for (int k = 0; k < nrp; k++)
+		fprintf(md, " %s/%s |", ch[rp[k][0]].name, ch[rp[k][1]].name);
+	fprintf(md, "\n|---|--:|");
+	for (int i = 0; i < nval + nrp; i++)
+		fprintf(md, "--:|");
+	fprintf(md, "\n");
+	for (int wi = 0; wi < g_nwl; wi++)
+		for (int ti = 0; ti < nthreads; ti++) {
+			char cell[128];
+			if (!g_res[wi][ti][0].done)
+				continue;
+			fprintf(md, "| %s | %d |", g_wl[wi].name, threads[ti]);
+			for (int i = 0; i < nval; i++) {
+				fmt_cell(&g_res[wi][ti][i], cell, sizeof cell);
+				fprintf(md, " %s |", cell);
+			}
+			for (int k = 0; k < nrp; k++) {
+				const Res *a = &g_res[wi][ti][rp[k][0]], *b = &g_res[wi][ti][rp[k][1]];
+				if (paired)
+					fmt_paired(a, b, rounds, cell, sizeof cell);
+				else
+					fmt_ratio(a, b, cell, sizeof cell);
+				fprintf(md, " %s |", cell);
+			}
+			fprintf(md, "\n");
+		}
+}
+
 static void read_file_line(const char *path, const char *prefix, char *out, size_t n)
 {
 	FILE *f = fopen(path, "r");
@@ -2149,9 +2187,6 @@ static int cmd_run(int argc, char **argv)
 			        100 * sp[nsp / 2], 100 * sp[(nsp * 9) / 10]);
 		fprintf(md, ".\n\n");
 	}
-	fprintf(md, "| workload | threads |");
-	for (int i = 0; i < ncol; i++)
-		fprintf(md, " %s |", ch[i].name);
 	/* Ratio columns: the first module over the second and over the first
 	 * ceiling; each further module over the second and over its own ceiling. */
 	int rp[2 * MAXCOL][2], nrp = 0, nceil = ncol - nch;
@@ -2163,52 +2198,13 @@ static int cmd_run(int argc, char **argv)
 		if (nceil > 0)
 			rp[nrp][0] = i, rp[nrp++][1] = nch + (i == 0 ? 0 : (i - 1 < nceil - 1 ? i - 1 : nceil - 1));
 	}
-	for (int k = 0; k < nrp; k++)
-		fprintf(md, " %s/%s |", ch[rp[k][0]].name, ch[rp[k][1]].name);
-	fprintf(md, "\n|---|--:|");
-	for (int i = 0; i < ncol + nrp; i++)
-		fprintf(md, "--:|");
-	fprintf(md, "\n");
-	for (int wi = 0; wi < g_nwl; wi++)
-		for (int ti = 0; ti < nthreads; ti++) {
-			char cell[128];
-			if (!g_res[wi][ti][0].done)
-				continue;
-			fprintf(md, "| %s | %d |", g_wl[wi].name, threads[ti]);
-			for (int i = 0; i < ncol; i++) {
-				fmt_cell(&g_res[wi][ti][i], cell, sizeof cell);
-				fprintf(md, " %s |", cell);
-			}
-			for (int k = 0; k < nrp; k++) {
-				fmt_ratio(&g_res[wi][ti][rp[k][0]], &g_res[wi][ti][rp[k][1]], cell, sizeof cell);
-				fprintf(md, " %s |", cell);
-			}
-			fprintf(md, "\n");
-		}
+	results_table(md, ch, ncol, rp, nrp, threads, nthreads, rounds, 0);
 	if (rounds >= 4 && nrp > 0) {
 		fprintf(md, "\nThe same ratios round by round: the median of the %d rounds' ratios, and "
 		            "the middle half of them (25th–75th percentile). Within a round the modules ran "
-		            "back to back, so a drift of the machine's load over the run mostly cancels.\n\n"
-		            "| workload | threads |", rounds);
-		for (int k = 0; k < nrp; k++)
-			fprintf(md, " %s/%s |", ch[rp[k][0]].name, ch[rp[k][1]].name);
-		fprintf(md, "\n|---|--:|");
-		for (int k = 0; k < nrp; k++)
-			fprintf(md, "--:|");
-		fprintf(md, "\n");
-		for (int wi = 0; wi < g_nwl; wi++)
-			for (int ti = 0; ti < nthreads; ti++) {
-				char cell[64];
-				if (!g_res[wi][ti][0].done)
-					continue;
-				fprintf(md, "| %s | %d |", g_wl[wi].name, threads[ti]);
-				for (int k = 0; k < nrp; k++) {
-					fmt_paired(&g_res[wi][ti][rp[k][0]], &g_res[wi][ti][rp[k][1]], rounds, cell,
-					           sizeof cell);
-					fprintf(md, " %s |", cell);
-				}
-				fprintf(md, "\n");
-			}
+		            "back to back, so a drift of the machine's load over the run mostly cancels.\n\n",
+		        rounds);
+		results_table(md, ch, ncol, rp, nrp, threads, nthreads, rounds, 1);
 	}
 	/* Two-thread scaling: ops/s at the highest thread count over ops/s at the lowest. */
 	if (nthreads >= 2) {
