@@ -37,6 +37,23 @@ func withKind(tmpl ck.Template, class, keyType uint64) (ck.Template, error) {
 	return out, nil
 }
 
+// addObject stores o for session s. A session object outlives its session
+// only if the session was closed meanwhile by another thread: C_CloseSession
+// removes the session from the table, then drops its objects, so an object
+// added after that drop is found here, by the session's absence from the
+// table, and destroyed again (CKR_SESSION_HANDLE_INVALID).
+func (st *state) addObject(t *slots.Token, s *session.Session, o *slots.Object) (uint64, error) {
+	h, err := t.AddObject(o, s.Handle)
+	if err != nil || o.IsToken() {
+		return h, err
+	}
+	if cur, err := st.sessions.Get(s.Handle); err != nil || cur != s {
+		_ = t.DestroyObject(h) // or the closing thread's drop did
+		return 0, ck.CKR_SESSION_HANDLE_INVALID
+	}
+	return h, nil
+}
+
 // newKey builds and stores a key the token made, under the session's rules.
 func (st *state) newKey(s *session.Session, t *slots.Token, tmpl ck.Template, origin slots.Origin) (uint64, error) {
 	login := t.LoginState()
@@ -50,7 +67,7 @@ func (st *state) newKey(s *session.Session, t *slots.Token, tmpl ck.Template, or
 	if err := mayStore(s, login, o); err != nil {
 		return 0, err
 	}
-	return t.AddObject(o, s.Handle)
+	return st.addObject(t, s, o)
 }
 
 // GenerateKey is C_GenerateKey.
@@ -142,11 +159,11 @@ func (m *Module) GenerateKeyPair(sh uint64, mech ck.Mechanism, pubT, privT ck.Te
 			return 0, 0, err
 		}
 	}
-	ph, err := t.AddObject(pub, s.Handle)
+	ph, err := st.addObject(t, s, pub)
 	if err != nil {
 		return 0, 0, st.logged("C_GenerateKeyPair", err)
 	}
-	vh, err := t.AddObject(priv, s.Handle)
+	vh, err := st.addObject(t, s, priv)
 	if err != nil {
 		_ = t.DestroyObject(ph)
 		return 0, 0, st.logged("C_GenerateKeyPair", err)

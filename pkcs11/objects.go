@@ -51,7 +51,7 @@ func (m *Module) CreateObject(sh uint64, tmpl ck.Template) (uint64, error) {
 	if err := mayStore(s, login, o); err != nil {
 		return 0, err
 	}
-	h, err := t.AddObject(o, s.Handle)
+	h, err := st.addObject(t, s, o)
 	return h, st.logged("C_CreateObject", err)
 }
 
@@ -85,7 +85,7 @@ func (m *Module) CopyObject(sh, oh uint64, tmpl ck.Template) (uint64, error) {
 		return 0, err
 	}
 	n.Handle, n.Version, n.Owner = 0, 0, 0
-	h, err := t.AddObject(n, s.Handle)
+	h, err := st.addObject(t, s, n)
 	return h, st.logged("C_CopyObject", err)
 }
 

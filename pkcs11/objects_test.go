@@ -2,6 +2,7 @@ package pkcs11
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -185,4 +186,48 @@ func TestConcurrentSessions(t *testing.T) {
 	if len(got) != workers*16 {
 		t.Fatalf("found %d objects, want %d", len(got), workers*16)
 	}
+}
+
+// TestCloseSessionRacesObjectCreation: a session closed by one thread while
+// another creates session keys in it leaves none of them behind, whichever
+// finishes first: the creator destroys a key its closed session missed.
+func TestCloseSessionRacesObjectCreation(t *testing.T) {
+	m, _ := readyModule(t)
+	watcher := open(t, m, false) // keeps the login; sees every session object
+	must(t, m.Login(watcher, ck.CKU_USER, []byte(userPIN)))
+	tmpl := ck.Template{attr(ck.CKA_VALUE_LEN, 32), attr(ck.CKA_TOKEN, false), attr(ck.CKA_ENCRYPT, true)}
+	made := 0
+	for range 200 {
+		s := open(t, m, false)
+		created := make(chan struct{})
+		done := make(chan int)
+		go func() {
+			n := 0
+			for i := 0; ; i++ {
+				_, err := m.GenerateKey(s, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, tmpl)
+				if i == 0 {
+					close(created)
+				}
+				if err != nil {
+					if !errors.Is(err, ck.CKR_SESSION_HANDLE_INVALID) {
+						t.Errorf("GenerateKey: %v", err)
+					}
+					done <- n
+					return
+				}
+				n++
+			}
+		}()
+		<-created
+		must(t, m.CloseSession(s))
+		made += <-done
+		must(t, m.FindObjectsInit(watcher, ck.Template{attr(ck.CKA_TOKEN, false)}))
+		left, err := m.FindObjects(watcher, 100)
+		must(t, err)
+		must(t, m.FindObjectsFinal(watcher))
+		if len(left) > 0 {
+			t.Fatalf("%d session keys of a closed session are left", len(left))
+		}
+	}
+	t.Logf("%d keys made in 200 sessions closed under their maker", made)
 }
