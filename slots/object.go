@@ -509,3 +509,12 @@ func bitLen(b []byte) int {
 	}
 	return 0
 }
+
+func sortedKeys[V any](m map[uint64]V) []uint64 {
+	keys := make([]uint64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

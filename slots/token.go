@@ -54,20 +54,18 @@ type Config struct {
 //
 // Lock order: callers may hold a session's lock when they call into a Token;
 // a Token never calls out while holding mu. Token.mu guards every field below
-// it but the session objects (login is written under it and read without
-// it). It is held for reading only where nothing changes and the store is
-// not asked (Find while it makes its tags), so operations starting in
-// parallel do not queue on one another. Every change to the token's own
-// state or its token objects, and every store query made to fill or confirm
-// the cache, holds it for writing. Three paths take no lock at all: Object
-// for a cached token object the store's change counter vouches for
-// (fastObject), Find for a cached object of the version its search returned
-// (foundObject), and everything on session objects (sessObjs); all take
-// their reference with tryAcquire, which refuses a retired object, and an
-// object is retired only after it left the map it was found in. Otherwise a
-// reference to a token object is taken under mu, in either mode, and token
-// objects are retired only under mu held for writing, so no reference
-// appears after the retire. Find asks the store without mu
+// it (login is written under it and read without it). It is held for
+// reading only where nothing changes and the store is not asked (Object for
+// a session object, Find while it reads the session objects and makes its
+// tags), so operations starting in parallel do not queue on one another.
+// Every change, and every store query made to fill or confirm the cache,
+// holds it for writing. Two paths take no lock at all: Object for a cached
+// token object the store's change counter vouches for (fastObject), and
+// Find for a cached object of the version its search returned
+// (foundObject); both take their reference with tryAcquire, which refuses
+// a retired object. Otherwise a reference to an object is taken under mu,
+// in either mode, and objects are retired only under mu held for writing,
+// so no reference appears after the retire. Find asks the store without mu
 // (Store has its own locks, taken after mu when both are held). PBKDF2 runs
 // outside mu so a slow login does not stall other sessions.
 type Token struct {
@@ -86,17 +84,10 @@ type Token struct {
 	// under mu, read without it by Object's lock-free path. login is the
 	// login state (CKU_SO, CKU_USER or NotLoggedIn): written under mu, read
 	// with or without it.
-	cache sync.Map
-	login atomic.Uint64
-	// sessObjs holds the session objects (uint64 handle → *Object), and
-	// nextSess the last session handle given out. Neither needs mu: a
-	// session object is added, replaced and removed with one atomic map
-	// operation, and a reference to one is taken with tryAcquire, which
-	// refuses an object retired after it left the map. Creating and
-	// destroying session keys from several threads then never waits on
-	// the token's lock, which through the C ABI parks a host thread.
-	sessObjs sync.Map
-	nextSess atomic.Uint64
+	cache    sync.Map
+	login    atomic.Uint64
+	sessObjs map[uint64]*Object
+	nextSess uint64
 }
 
 // OpenToken opens the token's store at path.
@@ -105,8 +96,11 @@ func OpenToken(cfg Config, path string, log *zap.Logger) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Token{Config: cfg, store: st, log: log}
-	t.nextSess.Store(sessionObjectBase)
+	t := &Token{
+		Config: cfg, store: st, log: log,
+		sessObjs: map[uint64]*Object{},
+		nextSess: sessionObjectBase,
+	}
 	t.login.Store(NotLoggedIn)
 	return t, nil
 }
@@ -116,7 +110,10 @@ func (t *Token) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.forgetKeysLocked()
-	t.dropSessionObjects(0)
+	for _, o := range t.sessObjs {
+		o.retire()
+	}
+	t.sessObjs = map[uint64]*Object{}
 	return t.store.Close()
 }
 
@@ -282,7 +279,10 @@ func (t *Token) InitToken(soPIN []byte, label string) error {
 	}
 	t.mu.Lock()
 	t.forgetKeysLocked()
-	t.dropSessionObjects(0)
+	for _, o := range t.sessObjs {
+		o.retire()
+	}
+	t.sessObjs = map[uint64]*Object{}
 	t.mu.Unlock()
 	t.log.Info("token initialised", zap.Uint64("slot", t.SlotID))
 	return nil

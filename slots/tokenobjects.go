@@ -2,7 +2,6 @@ package slots
 
 import (
 	"errors"
-	"slices"
 
 	"github.com/craton-hsm/craton/backend"
 	. "github.com/craton-hsm/craton/pkcs11/ck"
@@ -149,13 +148,14 @@ func IsSessionHandle(h uint64) bool { return h >= sessionObjectBase }
 // AddObject stores a new object: a token object in the store, a session
 // object in this process owned by session owner. It returns the handle.
 func (t *Token) AddObject(o *Object, owner uint64) (uint64, error) {
-	if !o.IsToken() {
-		o.Handle, o.Owner = t.nextSess.Add(1), owner
-		t.sessObjs.Store(o.Handle, o)
-		return o.Handle, nil
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !o.IsToken() {
+		t.nextSess++
+		o.Handle, o.Owner = t.nextSess, owner
+		t.sessObjs[o.Handle] = o
+		return o.Handle, nil
+	}
 	r, err := t.rowLocked(o)
 	if err != nil {
 		return 0, err
@@ -181,10 +181,13 @@ func (t *Token) visible(o *Object) bool {
 // caller must Release it when done.
 func (t *Token) Object(h uint64) (*Object, error) {
 	if IsSessionHandle(h) {
-		if o := t.sessionObject(h); o != nil && t.visible(o) && o.tryAcquire() {
-			return o, nil
+		t.mu.RLock()
+		defer t.mu.RUnlock()
+		o, ok := t.sessObjs[h]
+		if !ok || !t.visible(o) {
+			return nil, CKR_OBJECT_HANDLE_INVALID
 		}
-		return nil, CKR_OBJECT_HANDLE_INVALID
+		return o.acquire(), nil
 	}
 	if o := t.fastObject(int64(h)); o != nil {
 		return o, nil
@@ -315,21 +318,17 @@ func (t *Token) corruptLog(h int64, err error) {
 
 // ReplaceObject stores n as the new state of object old (same handle).
 func (t *Token) ReplaceObject(old, n *Object) error {
-	if IsSessionHandle(old.Handle) {
-		n.Owner = old.Owner
-		for {
-			cur := t.sessionObject(old.Handle)
-			if cur == nil {
-				return CKR_OBJECT_HANDLE_INVALID
-			}
-			if t.sessObjs.CompareAndSwap(old.Handle, cur, n) {
-				cur.retire()
-				return nil
-			}
-		}
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if IsSessionHandle(old.Handle) {
+		if _, ok := t.sessObjs[old.Handle]; !ok {
+			return CKR_OBJECT_HANDLE_INVALID
+		}
+		n.Owner = old.Owner
+		t.sessObjs[old.Handle].retire()
+		t.sessObjs[old.Handle] = n
+		return nil
+	}
 	r, err := t.rowLocked(n)
 	if err != nil {
 		return err
@@ -350,16 +349,17 @@ func (t *Token) ReplaceObject(old, n *Object) error {
 
 // DestroyObject removes object h.
 func (t *Token) DestroyObject(h uint64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if IsSessionHandle(h) {
-		o, ok := t.sessObjs.LoadAndDelete(h)
+		o, ok := t.sessObjs[h]
 		if !ok {
 			return CKR_OBJECT_HANDLE_INVALID
 		}
-		o.(*Object).retire()
+		delete(t.sessObjs, h)
+		o.retire()
 		return nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	err := t.store.Delete(int64(h))
 	if errors.Is(err, ErrNoObject) {
 		return CKR_OBJECT_HANDLE_INVALID
@@ -372,41 +372,15 @@ func (t *Token) DestroyObject(h uint64) error {
 
 // DropSessionObjects destroys the session objects of session owner, or of
 // every session when owner is 0.
-func (t *Token) DropSessionObjects(owner uint64) { t.dropSessionObjects(owner) }
-
-func (t *Token) dropSessionObjects(owner uint64) {
-	t.sessObjs.Range(func(h, v any) bool {
-		if o := v.(*Object); (owner == 0 || o.Owner == owner) && t.sessObjs.CompareAndDelete(h, o) {
+func (t *Token) DropSessionObjects(owner uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for h, o := range t.sessObjs {
+		if owner == 0 || o.Owner == owner {
+			delete(t.sessObjs, h)
 			o.retire()
 		}
-		return true
-	})
-}
-
-// sessionObject is session object h as the map holds it, nil if none. The
-// caller takes a reference with tryAcquire before it reads the object.
-func (t *Token) sessionObject(h uint64) *Object {
-	if v, ok := t.sessObjs.Load(h); ok {
-		return v.(*Object)
 	}
-	return nil
-}
-
-// matchingSessionObjects returns the handles of the visible session objects
-// matching tmpl, in handle order.
-func (t *Token) matchingSessionObjects(tmpl Template) []uint64 {
-	var out []uint64
-	t.sessObjs.Range(func(h, v any) bool {
-		if o := v.(*Object); t.visible(o) && o.tryAcquire() {
-			if o.Matches(tmpl) {
-				out = append(out, h.(uint64))
-			}
-			o.Release()
-		}
-		return true
-	})
-	slices.Sort(out)
-	return out
 }
 
 // Find returns the handles of the visible objects matching tmpl: session
@@ -420,11 +394,18 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 	}
 	// A read lock: searches run side by side; writers (a logout, a new
 	// session object) wait.
-	out := t.matchingSessionObjects(tmpl)
+	t.mu.RLock()
+	var out []uint64
+	for _, h := range sortedKeys(t.sessObjs) {
+		o := t.sessObjs[h]
+		if t.visible(o) && o.Matches(tmpl) {
+			out = append(out, h)
+		}
+	}
 	if tok, ok := tmpl.Find(CKA_TOKEN); ok && len(tok) == 1 && tok[0] == 0 {
+		t.mu.RUnlock()
 		return out, nil
 	}
-	t.mu.RLock()
 	// The tags are made under the lock (a logout wipes the index key in
 	// place); the store is asked without it.
 	type scope struct {
@@ -434,8 +415,8 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 	// The scopes, tags and their buffer live on the stack, so a remembered
 	// search allocates nothing here. A scope's tags only narrow the search
 	// (Matches decides), so at most maxSearchTags are made, the selective
-	// ones first.
-	// (Arrays indexed directly: what is stored through a slice escapes.)
+	// ones first. (Arrays indexed directly: what is stored through a slice
+	// escapes.)
 	scopes := [2]scope{{private: false}, {private: true}}
 	nScopes := 1
 	if t.login.Load() == CKU_USER {
