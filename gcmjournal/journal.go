@@ -134,15 +134,15 @@ type Journal struct {
 // entry is one key as this process knows it.
 type entry struct {
 	// avail is how many counts this process owns and has not handed out,
-	// all below ceiling and durable. Reserve's fast path takes from it with
-	// a compare-and-swap, without j.mu; it rises only under j.mu.
+	// all below ceiling and durable. Counter.Reserve takes from it with a
+	// compare-and-swap, without j.mu; it rises only under j.mu.
 	avail atomic.Uint64
-	// queued mirrors want || pending for Reserve's fast path, which must
-	// not take j.mu once per count while a block ahead is on its way.
+	// queued mirrors want || pending for Counter.Reserve, which must not
+	// take j.mu once per count while a block ahead is on its way.
 	// Written under j.mu.
 	queued atomic.Bool
 	// barred is set, under j.mu, when the key is poisoned or the journal
-	// closes: the fast path then hands out nothing more.
+	// closes: Counter.Reserve then hands out nothing more.
 	barred atomic.Bool
 
 	ceiling uint64 // the journal's ceiling: the highest read or written (all processes' reservations)
