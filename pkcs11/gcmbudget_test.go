@@ -21,6 +21,7 @@ func TestGCMBudget(t *testing.T) {
 	open1 := func() *Module {
 		j, err := gcmjournal.Open(gcmjournal.Options{Path: journal, Max: 1000, Sealer: backend.JournalSealer{}})
 		must(t, err)
+		t.Cleanup(func() { j.Close() }) // its background writer is done before the directory goes
 		m := NewWithOptions(Options{Config: cfg, Journal: j})
 		must(t, m.Initialize(ck.InitArgs{}))
 		return m

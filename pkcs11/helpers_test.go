@@ -42,6 +42,10 @@ func newModule(t testing.TB, cfg *config.Config) *Module {
 	}
 	j, err := gcmjournal.Open(gcmjournal.Options{Path: filepath.Join(cfg.Store.Path, "gcm.journal"), Max: cfg.GCM.MaxEncryptions, Sealer: backend.JournalSealer{}})
 	must(t, err)
+	// Runs after Finalize (cleanups run last first), and before the
+	// directory is removed: it waits for the journal's background writer,
+	// which may still be fetching a block ahead.
+	t.Cleanup(func() { j.Close() })
 	m := NewWithOptions(Options{Config: cfg, Logger: log, Journal: j})
 	must(t, m.Initialize(ck.InitArgs{}))
 	t.Cleanup(func() { m.Finalize() })

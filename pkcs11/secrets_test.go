@@ -26,6 +26,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	j, err := gcmjournal.Open(gcmjournal.Options{Path: filepath.Join(cfg.Store.Path, "gcm.journal"), Max: 1 << 32, Sealer: backend.JournalSealer{}})
 	must(t, err)
+	defer j.Close() // after Finalize
 	m := NewWithOptions(Options{Config: cfg, Logger: log, Journal: j})
 	must(t, m.Initialize(ck.InitArgs{}))
 	defer m.Finalize()
