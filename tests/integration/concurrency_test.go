@@ -143,7 +143,7 @@ func TestConcurrentSessions(t *testing.T) {
 	}
 
 	// The ninth goroutine: login/logout cycles on its own session.
-	var cycles int
+	var cycles atomic.Int64
 	loginSh := openRW(t, p, slot)
 	wg.Add(1)
 	go func() {
@@ -164,11 +164,17 @@ func TestConcurrentSessions(t *testing.T) {
 				stop.Store(true)
 				return
 			}
-			cycles++
+			cycles.Add(1)
 		}
 	}()
 
+	// At least duration, and on (up to 15 s) until the login goroutine has
+	// done 10 cycles: each is a PBKDF2 competing with eight busy workers for
+	// two cores, and a fixed time gave 9 to 41 of them from run to run.
 	time.Sleep(duration)
+	for end := time.Now().Add(15 * time.Second); cycles.Load() < 10 && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	stop.Store(true)
 	wg.Wait()
 	if t.Failed() {
@@ -209,11 +215,11 @@ func TestConcurrentSessions(t *testing.T) {
 	if got := len(find(t, p, check, nil)); got != liveToken {
 		t.Errorf("after closing the workers' sessions: %d objects, want the %d token objects", got, liveToken)
 	}
-	if creates < workers*10 || cycles < 10 {
-		t.Errorf("too little work to mean anything: %d creates, %d login cycles", creates, cycles)
+	if creates < workers*10 || cycles.Load() < 10 {
+		t.Errorf("too little work to mean anything: %d creates, %d login cycles", creates, cycles.Load())
 	}
 	t.Logf("%d goroutines × %v: %d creates, %d reads, %d searches (each equal to the holder's set), %d destroys, %d session-info checks; %d login/logout cycles alongside; end: %d live objects (%d token), counts agree",
-		workers, duration, creates, reads, finds, destroys, infos, cycles, liveAll, liveToken)
+		workers, duration, creates, reads, finds, destroys, infos, cycles.Load(), liveAll, liveToken)
 }
 
 func handleStrings(hs []pkcs11.ObjectHandle) []string {
