@@ -140,7 +140,8 @@ func TestTwoProcesses(t *testing.T) {
 // moment, again and again on one journal. After each kill the journal must
 // be whole and sealed, and a reopened journal must count, for each key, no
 // fewer than the successes the children reported (so never fewer than the
-// encryptions made) and at most one block more.
+// encryptions made) and at most one step more than the successes (the
+// reported ones, and the one a kill may have cut before its report).
 func TestKill9(t *testing.T) {
 	kill9(t, "crash", []uint64{1, 5, 64, 1024, DefaultReserveStep}, 25)
 }
@@ -213,7 +214,11 @@ func kill9(t *testing.T, mode string, steps []uint64, rounds int) {
 		var over [2]uint64
 		for k, fp := range []Fingerprint{fpA, fpB} {
 			c, _, _ := j.Count(fp)
-			if c < reported[k] || c > reported[k]+step {
+			// The child reports a success after Reserve returned: a kill
+			// between the two leaves one success unreported, so the true
+			// successes are reported[k] or reported[k]+1, and the journal
+			// may hold one step above the true count.
+			if c < reported[k] || c > reported[k]+1+step {
 				t.Fatalf("round %d (step %d): key %d counts %d, successes reported %d", round, step, k, c, reported[k])
 			}
 			over[k] = c - reported[k]

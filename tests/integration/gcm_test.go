@@ -148,7 +148,8 @@ func runGCMLoop(t *testing.T, e *tokenEnv, kill time.Duration) (int, bool) {
 // random moments; after each kill the journal's count for the key is at
 // least the encryptions that returned CKR_OK and at most one reservation
 // (gcmjournal.DefaultReserveStep, 2,048: the block in use and the block
-// fetched ahead) more.
+// fetched ahead) more. The child reports each success after it returned,
+// so the last one may go unreported: the bound allows for it.
 func TestGCMJournalSurvivesKill(t *testing.T) {
 	e, journal := gcmToken(t, 0)
 	const rounds = 15
@@ -157,7 +158,10 @@ func TestGCMJournalSurvivesKill(t *testing.T) {
 	for r := 0; r < rounds; r++ {
 		ok, _ := runGCMLoop(t, e, time.Duration(20+rand.IntN(250))*time.Millisecond)
 		after, _ := journalCeiling(t, journal)
-		if after < before+uint64(ok) || after > before+uint64(ok)+gcmjournal.DefaultReserveStep {
+		// The child reports an encryption after C_Encrypt returned CKR_OK:
+		// a kill between the two leaves one unreported, so ok or ok+1
+		// encryptions returned CKR_OK.
+		if after < before+uint64(ok) || after > before+uint64(ok)+1+gcmjournal.DefaultReserveStep {
 			t.Fatalf("round %d: %d encryptions returned CKR_OK; the journal went from %d to %d", r, ok, before, after)
 		}
 		total += ok
