@@ -296,13 +296,6 @@ func (j *Journal) Max() uint64 { return j.max }
 func (j *Journal) Reserve(fp Fingerprint) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.closed {
-		return ErrClosed
-	}
-	if e := j.keys[fp]; e != nil && !e.barred.Load() && e.take() {
-		j.maybeAhead(fp, e)
-		return nil
-	}
 	return j.refill(fp)
 }
 
@@ -336,7 +329,7 @@ func (c *Counter) Reserve() error {
 	if e.barred.Load() || !e.take() {
 		return j.Reserve(c.fp)
 	}
-	if j.half > 0 && e.unused() <= j.step-j.half && !e.queued.Load() {
+	if j.aheadDue(e.unused()) && !e.queued.Load() {
 		j.mu.Lock()
 		j.maybeAhead(c.fp, e)
 		j.mu.Unlock()

@@ -16,8 +16,8 @@ import (
 // to at most step. Called with j.mu held, after a count was handed out or a
 // block installed.
 func (j *Journal) maybeAhead(fp Fingerprint, e *entry) {
-	if j.half == 0 || e.want || e.pending || e.err != nil || e.state != Live ||
-		e.ceiling >= j.max || e.unused() > j.step-j.half {
+	if !j.aheadDue(e.unused()) || e.want || e.pending || e.err != nil || e.state != Live ||
+		e.ceiling >= j.max {
 		return
 	}
 	j.want(fp, e)
@@ -32,6 +32,14 @@ func (j *Journal) maybeAhead(fp Fingerprint, e *entry) {
 	}
 }
 
+// aheadDue reports whether a key holding unused counts should fetch the
+// block ahead: the journal fetches ahead, and what is held has fallen to
+// step-half (the block, half counts, then brings it back to at most step).
+// One rule for Counter.Reserve, maybeAhead and the write that serves it.
+func (j *Journal) aheadDue(unused uint64) bool {
+	return j.half > 0 && unused <= j.step-j.half
+}
+
 // want queues fp for the next write. Called with j.mu held.
 func (j *Journal) want(fp Fingerprint, e *entry) {
 	if !e.want {
@@ -41,10 +49,10 @@ func (j *Journal) want(fp Fingerprint, e *entry) {
 	}
 }
 
-// refill is Reserve's slow path: fp has no count left in this process. It
-// waits for a write in flight (which may bring fp a block), surfaces the
-// error of a failed background write for fp, or becomes the writer itself.
-// Called with j.mu held; returns with it held.
+// refill is Reserve under j.mu: it hands out a count the process holds for
+// fp, if any; else it waits for a write in flight (which may bring fp a
+// block), surfaces the error of a failed background write for fp, or
+// becomes the writer itself. Called with j.mu held; returns with it held.
 func (j *Journal) refill(fp Fingerprint) error {
 	for {
 		if j.closed {
@@ -174,7 +182,7 @@ func (j *Journal) write(who string) {
 			case e.state != Live:
 			case e.ceiling >= j.max:
 				if unused == 0 {
-					e.state = Exhausted
+					j.setState(e, Exhausted)
 					j.markOff(fp)
 					exhausted = append(exhausted, fp)
 					j.log("error", "AES-GCM key reached its encryption cap; it is poisoned and will never encrypt again",
@@ -183,7 +191,7 @@ func (j *Journal) write(who string) {
 			case unused == 0:
 				grants = append(grants, grant{fp, e.ceiling, min(e.ceiling+j.block, j.max)})
 				needy = append(needy, fp)
-			case j.half > 0 && unused <= j.step-j.half: // fetching ahead
+			case j.aheadDue(unused): // fetching ahead
 				grants = append(grants, grant{fp, e.ceiling, min(e.ceiling+j.half, j.max)})
 				needy = append(needy, fp)
 			}
