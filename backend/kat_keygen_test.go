@@ -340,3 +340,52 @@ func TestKATKeyGenerationLimits(t *testing.T) {
 	_, err = MarshalPrivateKey(CKK_AES, Attrs{CKA_VALUE: a})
 	katWantRV(t, "PKCS#8 of an AES key", err, CKR_KEY_NOT_WRAPPABLE)
 }
+
+// TestECKeyBytes: the scalar and point of a generated key, written from its
+// fields, are byte for byte what the key's own Bytes methods give, on every
+// curve Craton generates (leading zero bytes included: 300 keys a curve make
+// a short scalar or coordinate likely).
+func TestECKeyBytes(t *testing.T) {
+	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		short := 0
+		for range 300 {
+			k, err := ecdsa.GenerateKey(c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, q := ecKeyBytes(k)
+			wantD, err := k.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantQ, err := k.PublicKey.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(d, wantD) || !bytes.Equal(q, wantQ) {
+				t.Fatalf("%s: ecKeyBytes = %x, %x; Bytes = %x, %x", c.Params().Name, d, q, wantD, wantQ)
+			}
+			if d[0] == 0 || q[1] == 0 {
+				short++
+			}
+		}
+		if short == 0 {
+			t.Logf("%s: no key with a leading zero byte in 300", c.Params().Name)
+		}
+	}
+}
+
+// TestECPointDER: the hand-written OCTET STRING is asn1.Marshal's, on
+// every length class (short form, 0x81 and 0x82 long forms).
+func TestECPointDER(t *testing.T) {
+	for _, n := range []int{0, 1, 33, 65, 97, 127, 128, 133, 255, 256, 1000} {
+		raw := bytes.Repeat([]byte{0xa5}, n)
+		want, err := asn1.Marshal(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ECPointDER(raw); !bytes.Equal(got, want) {
+			t.Errorf("ECPointDER of %d bytes = %x, want %x", n, got, want)
+		}
+	}
+}

@@ -36,8 +36,14 @@ var ErrOpen = errors.New("backend: sealed record failed authentication")
 // Random returns n bytes from the module's DRBG.
 func Random(n int) []byte {
 	b := make([]byte, n)
-	rand.Read(b) // crypto/rand.Read never fails (it panics the program on a broken kernel RNG)
+	RandomFill(b)
 	return b
+}
+
+// RandomFill fills b with random bytes, for a caller that keeps them in a
+// buffer of its own.
+func RandomFill(b []byte) {
+	rand.Read(b) // crypto/rand.Read never fails (it panics the program on a broken kernel RNG)
 }
 
 // PINKeys are what one PIN yields: a verifier stored on disk, and a key

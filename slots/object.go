@@ -2,6 +2,7 @@ package slots
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"slices"
 	"sync"
@@ -211,13 +212,25 @@ type Origin struct {
 
 // NewObject builds an object from a creation template, enforcing the
 // attribute rules. isSO: the caller is logged in as SO (CKA_TRUSTED).
+//
+// Every value the object holds is copied into one buffer it owns (a few
+// when the first runs out), so an object is about three allocations (its
+// map and its values), not one per attribute.
 func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
 	attrs := make(map[uint64][]byte, mapSize(tmpl))
+	size := uniqueIDLen + defaultsBudget
+	for _, a := range tmpl {
+		size += len(a.Value)
+	}
+	for _, v := range origin.Computed {
+		size += len(v)
+	}
+	vals := valueArena{buf: make([]byte, 0, size)}
 	for _, a := range tmpl {
 		if _, dup := attrs[a.Type]; dup {
 			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "%s given twice", AttrName(a.Type))
 		}
-		attrs[a.Type] = append([]byte{}, a.Value...)
+		attrs[a.Type] = vals.put(a.Value)
 	}
 	classV, ok := attrs[CKA_CLASS]
 	if !ok {
@@ -280,28 +293,65 @@ func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
 		}
 	}
 	for t, v := range origin.Computed {
-		// A copy: the caller wipes its buffers once the object exists.
-		attrs[t] = bytes.Clone(v)
+		attrs[t] = vals.put(v) // a copy: the caller wipes its buffers once the object exists
 	}
 	for _, t := range requiredFor(class, keyType) {
 		if _, ok := attrs[t]; !ok {
 			return nil, Errorf(CKR_TEMPLATE_INCOMPLETE, "no %s", AttrName(t))
 		}
 	}
-	setDefaults(attrs, class, keyType, origin)
+	setDefaults(attrs, &vals, class, keyType, origin)
 	if class == CKO_SECRET_KEY {
 		val := attrs[CKA_VALUE]
 		lens := secretKeyTypes[keyType]
 		if len(val) == 0 || (lens != nil && !containsInt(lens, len(val))) {
 			return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "%d-byte CKA_VALUE for %s", len(val), KeyTypeName(keyType))
 		}
-		attrs[CKA_VALUE_LEN] = ULong(uint64(len(val)))
+		attrs[CKA_VALUE_LEN] = vals.ulong(uint64(len(val)))
 	}
 	if class == CKO_PUBLIC_KEY && keyType == CKK_RSA {
-		attrs[CKA_MODULUS_BITS] = ULong(uint64(bitLen(attrs[CKA_MODULUS])))
+		attrs[CKA_MODULUS_BITS] = vals.ulong(uint64(bitLen(attrs[CKA_MODULUS])))
 	}
-	attrs[CKA_UNIQUE_ID] = []byte(hex.EncodeToString(backend.Random(16)))
+	var id [uniqueIDLen / 2]byte
+	var idHex [uniqueIDLen]byte
+	backend.RandomFill(id[:])
+	hex.Encode(idHex[:], id[:])
+	attrs[CKA_UNIQUE_ID] = vals.put(idHex[:])
 	return &Object{Attrs: attrs}, nil
+}
+
+// uniqueIDLen is the length of CKA_UNIQUE_ID: 16 random bytes in hex.
+const uniqueIDLen = 32
+
+// defaultsBudget is the room NewObject leaves in its first value buffer
+// for the defaults: CK_BBOOLs and a few CK_ULONGs.
+const defaultsBudget = 64
+
+// valueArena hands out copies of attribute values from one buffer, each
+// copy's capacity cut to its length so that no append can reach its
+// neighbour. When the buffer is full it starts another; the values already
+// given out stay where they are.
+type valueArena struct{ buf []byte }
+
+// put copies v into the arena. nil stays nil (a default with no value);
+// an empty value becomes empty and non-nil, as a copy made it before.
+func (a *valueArena) put(v []byte) []byte {
+	if v == nil {
+		return nil
+	}
+	if cap(a.buf)-len(a.buf) < len(v) || a.buf == nil {
+		a.buf = make([]byte, 0, max(len(v), defaultsBudget))
+	}
+	off := len(a.buf)
+	a.buf = append(a.buf, v...)
+	return a.buf[off:len(a.buf):len(a.buf)]
+}
+
+// ulong puts v encoded as a CK_ULONG attribute value (ck.ULong's encoding).
+func (a *valueArena) ulong(v uint64) []byte {
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], v)
+	return a.put(b[:])
 }
 
 // mapSize is the size to make a new object's attribute map with: as many
@@ -330,21 +380,38 @@ func keyTypeFits(class, keyType uint64) bool {
 	}
 }
 
-func setDefaults(attrs map[uint64][]byte, class, keyType uint64, origin Origin) {
+// Constant values for setDefaults, copied into the object's values. Never
+// written.
+var (
+	boolTrue, boolFalse = []byte{1}, []byte{0}
+	ulongZero           = ULong(0)
+	ulongUnavailable    = ULong(Unavailable)
+)
+
+func constBool(v bool) []byte {
+	if v {
+		return boolTrue
+	}
+	return boolFalse
+}
+
+// setDefaults adds the attributes the template left out, their values
+// copied into vals.
+func setDefaults(attrs map[uint64][]byte, vals *valueArena, class, keyType uint64, origin Origin) {
 	def := func(t uint64, v []byte) {
 		if _, ok := attrs[t]; !ok {
-			attrs[t] = v
+			attrs[t] = vals.put(v)
 		}
 	}
 	isKey := class == CKO_PUBLIC_KEY || class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
 	secretBearing := class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
-	def(CKA_TOKEN, Bool(false))
+	def(CKA_TOKEN, constBool(false))
 	// Keys with secret material are private unless the template says
 	// otherwise; everything else is public by default.
-	def(CKA_PRIVATE, Bool(secretBearing))
-	def(CKA_MODIFIABLE, Bool(true))
-	def(CKA_COPYABLE, Bool(true))
-	def(CKA_DESTROYABLE, Bool(true))
+	def(CKA_PRIVATE, constBool(secretBearing))
+	def(CKA_MODIFIABLE, constBool(true))
+	def(CKA_COPYABLE, constBool(true))
+	def(CKA_DESTROYABLE, constBool(true))
 	def(CKA_LABEL, nil)
 	switch class {
 	case CKO_DATA:
@@ -352,8 +419,8 @@ func setDefaults(attrs map[uint64][]byte, class, keyType uint64, origin Origin) 
 		def(CKA_OBJECT_ID, nil)
 		def(CKA_VALUE, nil)
 	case CKO_CERTIFICATE:
-		def(CKA_TRUSTED, Bool(false))
-		def(CKA_CERTIFICATE_CATEGORY, ULong(0))
+		def(CKA_TRUSTED, constBool(false))
+		def(CKA_CERTIFICATE_CATEGORY, ulongZero)
 		def(CKA_START_DATE, nil)
 		def(CKA_END_DATE, nil)
 		def(CKA_SUBJECT, nil)
@@ -367,50 +434,50 @@ func setDefaults(attrs map[uint64][]byte, class, keyType uint64, origin Origin) 
 	def(CKA_ID, nil)
 	def(CKA_START_DATE, nil)
 	def(CKA_END_DATE, nil)
-	def(CKA_DERIVE, Bool(false))
-	attrs[CKA_LOCAL] = Bool(origin.Generated)
+	def(CKA_DERIVE, constBool(false))
+	attrs[CKA_LOCAL] = vals.put(constBool(origin.Generated))
 	if origin.Generated {
-		attrs[CKA_KEY_GEN_MECHANISM] = ULong(origin.Mechanism)
+		attrs[CKA_KEY_GEN_MECHANISM] = vals.ulong(origin.Mechanism)
 	} else {
-		attrs[CKA_KEY_GEN_MECHANISM] = ULong(Unavailable)
+		attrs[CKA_KEY_GEN_MECHANISM] = vals.put(ulongUnavailable)
 	}
 	def(CKA_ALLOWED_MECHANISMS, nil)
 	switch class {
 	case CKO_PUBLIC_KEY:
 		def(CKA_SUBJECT, nil)
-		def(CKA_ENCRYPT, Bool(true))
-		def(CKA_VERIFY, Bool(true))
-		def(CKA_VERIFY_RECOVER, Bool(keyType == CKK_RSA))
-		def(CKA_WRAP, Bool(true))
-		def(CKA_TRUSTED, Bool(false))
+		def(CKA_ENCRYPT, constBool(true))
+		def(CKA_VERIFY, constBool(true))
+		def(CKA_VERIFY_RECOVER, constBool(keyType == CKK_RSA))
+		def(CKA_WRAP, constBool(true))
+		def(CKA_TRUSTED, constBool(false))
 	case CKO_PRIVATE_KEY:
 		def(CKA_SUBJECT, nil)
-		def(CKA_DECRYPT, Bool(true))
-		def(CKA_SIGN, Bool(true))
-		def(CKA_SIGN_RECOVER, Bool(keyType == CKK_RSA))
-		def(CKA_UNWRAP, Bool(true))
-		def(CKA_WRAP_WITH_TRUSTED, Bool(false))
-		def(CKA_ALWAYS_AUTHENTICATE, Bool(false))
+		def(CKA_DECRYPT, constBool(true))
+		def(CKA_SIGN, constBool(true))
+		def(CKA_SIGN_RECOVER, constBool(keyType == CKK_RSA))
+		def(CKA_UNWRAP, constBool(true))
+		def(CKA_WRAP_WITH_TRUSTED, constBool(false))
+		def(CKA_ALWAYS_AUTHENTICATE, constBool(false))
 	case CKO_SECRET_KEY:
-		def(CKA_ENCRYPT, Bool(true))
-		def(CKA_DECRYPT, Bool(true))
-		def(CKA_SIGN, Bool(true))
-		def(CKA_VERIFY, Bool(true))
-		def(CKA_WRAP, Bool(true))
-		def(CKA_UNWRAP, Bool(true))
-		def(CKA_WRAP_WITH_TRUSTED, Bool(false))
-		def(CKA_TRUSTED, Bool(false))
+		def(CKA_ENCRYPT, constBool(true))
+		def(CKA_DECRYPT, constBool(true))
+		def(CKA_SIGN, constBool(true))
+		def(CKA_VERIFY, constBool(true))
+		def(CKA_WRAP, constBool(true))
+		def(CKA_UNWRAP, constBool(true))
+		def(CKA_WRAP_WITH_TRUSTED, constBool(false))
+		def(CKA_TRUSTED, constBool(false))
 	}
 	if secretBearing {
 		// Safe defaults: key material is sensitive and not extractable
 		// unless the template asks otherwise.
-		def(CKA_SENSITIVE, Bool(true))
-		def(CKA_EXTRACTABLE, Bool(false))
+		def(CKA_SENSITIVE, constBool(true))
+		def(CKA_EXTRACTABLE, constBool(false))
 		sensitive := attrs[CKA_SENSITIVE][0] != 0
 		extractable := attrs[CKA_EXTRACTABLE][0] != 0
 		// Imported keys were outside the token once: both shadows false.
-		attrs[CKA_ALWAYS_SENSITIVE] = Bool(origin.Generated && sensitive)
-		attrs[CKA_NEVER_EXTRACTABLE] = Bool(origin.Generated && !extractable)
+		attrs[CKA_ALWAYS_SENSITIVE] = vals.put(constBool(origin.Generated && sensitive))
+		attrs[CKA_NEVER_EXTRACTABLE] = vals.put(constBool(origin.Generated && !extractable))
 	}
 }
 
