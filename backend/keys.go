@@ -291,45 +291,47 @@ func ecKeyBytes(k *ecdsa.PrivateKey) (d, q []byte) {
 // CheckKeyAttrs checks a key object's material when it is created or
 // unwrapped: the parts an operation would parse must parse. It does not
 // enforce sizes (a 1024-bit RSA key may be stored; using it is refused).
-// Problems are CKR_ATTRIBUTE_VALUE_INVALID.
-func CheckKeyAttrs(class, keyType uint64, a Attrs) error {
+// Problems are CKR_ATTRIBUTE_VALUE_INVALID. get looks an attribute up
+// (the token's is slots.AttrSet.Get).
+func CheckKeyAttrs(class, keyType uint64, get func(t uint64) ([]byte, bool)) error {
+	val := func(t uint64) []byte { v, _ := get(t); return v }
 	bad := func(what string) error { return Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "%s", what) }
 	switch keyType {
 	case CKK_RSA:
-		n := new(big.Int).SetBytes(a[CKA_MODULUS])
+		n := new(big.Int).SetBytes(val(CKA_MODULUS))
 		if n.Sign() == 0 || n.Bit(0) == 0 {
 			return bad("CKA_MODULUS must be a positive odd number")
 		}
-		if e, ok := a[CKA_PUBLIC_EXPONENT]; ok || class == CKO_PUBLIC_KEY {
+		if e, ok := get(CKA_PUBLIC_EXPONENT); ok || class == CKO_PUBLIC_KEY {
 			if ev := new(big.Int).SetBytes(e); !ev.IsInt64() || ev.Int64() < 3 || ev.Int64()%2 == 0 {
 				return bad("CKA_PUBLIC_EXPONENT must be an odd number from 3")
 			}
 		}
 	case CKK_EC:
-		c, err := curveOf(a[CKA_EC_PARAMS])
+		c, err := curveOf(val(CKA_EC_PARAMS))
 		if err != nil {
 			return bad("CKA_EC_PARAMS names no supported curve (P-256, P-384, P-521)")
 		}
 		if class == CKO_PUBLIC_KEY {
-			raw := ecPointRaw(a[CKA_EC_POINT], pointLen(c))
+			raw := ecPointRaw(val(CKA_EC_POINT), pointLen(c))
 			if raw == nil {
 				return bad("CKA_EC_POINT is not an uncompressed point of its curve")
 			}
 			if _, err := ecdsa.ParseUncompressedPublicKey(c, raw); err != nil {
 				return bad("CKA_EC_POINT is not on its curve")
 			}
-		} else if _, err := ecPrivate(a); err != nil {
+		} else if _, err := ecPrivate(Attrs{CKA_EC_PARAMS: val(CKA_EC_PARAMS), CKA_VALUE: val(CKA_VALUE)}); err != nil {
 			return bad("CKA_VALUE is not a scalar of its curve")
 		}
 	case CKK_EC_EDWARDS:
-		if !isEd25519Params(a[CKA_EC_PARAMS]) {
+		if !isEd25519Params(val(CKA_EC_PARAMS)) {
 			return bad("CKA_EC_PARAMS: only Ed25519")
 		}
 		if class == CKO_PUBLIC_KEY {
-			if ecPointRaw(a[CKA_EC_POINT], ed25519.PublicKeySize) == nil {
+			if ecPointRaw(val(CKA_EC_POINT), ed25519.PublicKeySize) == nil {
 				return bad("Ed25519 CKA_EC_POINT must hold 32 bytes")
 			}
-		} else if len(a[CKA_VALUE]) != ed25519.SeedSize {
+		} else if len(val(CKA_VALUE)) != ed25519.SeedSize {
 			return bad("Ed25519 CKA_VALUE must be 32 bytes")
 		}
 	}

@@ -364,7 +364,7 @@ func (m *Module) DigestKey(sh uint64, key uint64) error {
 		return c.fail("C_DigestKey", ck.Errorf(ck.CKR_KEY_INDIGESTIBLE, "only a secret key that may be revealed"))
 	}
 	c.op.Multi = true
-	c.op.State.(hash.Hash).Write(o.Attrs[ck.CKA_VALUE])
+	c.op.State.(hash.Hash).Write(o.Attrs.Value(ck.CKA_VALUE))
 	return nil
 }
 

@@ -59,7 +59,7 @@ func (st *state) newKey(s *session.Session, t *slots.Token, tmpl ck.Template, or
 	login := t.LoginState()
 	o, err := slots.NewObject(tmpl, origin, login == ck.CKU_SO)
 	if err == nil {
-		err = backend.CheckKeyAttrs(o.Class(), o.KeyType(), o.Attrs)
+		err = backend.CheckKeyAttrs(o.Class(), o.KeyType(), o.Attrs.Get)
 	}
 	if err != nil {
 		return 0, err
@@ -203,9 +203,9 @@ func (m *Module) WrapKey(sh uint64, mech ck.Mechanism, wrapping, key uint64, out
 	case k.Locked || k.Corrupt:
 		return nil, 0, ck.Errorf(ck.CKR_USER_NOT_LOGGED_IN, "the key's material is sealed until a login")
 	case k.Class() == ck.CKO_SECRET_KEY:
-		material = k.Attrs[ck.CKA_VALUE]
+		material = k.Attrs.Value(ck.CKA_VALUE)
 	default:
-		if material, err = backend.MarshalPrivateKey(k.KeyType(), k.Attrs); err != nil {
+		if material, err = backend.MarshalPrivateKey(k.KeyType(), k.Material()); err != nil {
 			return nil, 0, st.logged("C_WrapKey", err)
 		}
 		defer clear(material)
@@ -297,7 +297,7 @@ func (m *Module) DeriveKey(sh uint64, mech ck.Mechanism, base uint64, tmpl ck.Te
 		return 0, st.logged("C_DeriveKey", err)
 	}
 	defer b.Release()
-	in := backend.DeriveInput{Mech: mech, BaseType: b.KeyType(), Base: b.Attrs}
+	in := backend.DeriveInput{Mech: mech, BaseType: b.KeyType(), Base: b.Material()}
 	full := append(ck.Template{}, tmpl...)
 	if mech.Type == ck.CKM_HKDF_DATA {
 		if full, err = withClass(tmpl, ck.CKO_DATA); err != nil {
@@ -324,7 +324,7 @@ func (m *Module) DeriveKey(sh uint64, mech ck.Mechanism, base uint64, tmpl ck.Te
 				return 0, st.logged("C_DeriveKey", ck.Errorf(ck.CKR_MECHANISM_PARAM_INVALID, "HKDF salt key: %v", err))
 			}
 			defer sk.Release()
-			in.SaltKey = sk.Attrs[ck.CKA_VALUE]
+			in.SaltKey = sk.Attrs.Value(ck.CKA_VALUE)
 		}
 	}
 	value, err := st.backend.Derive(in)

@@ -43,7 +43,7 @@ func (m *Module) CreateObject(sh uint64, tmpl ck.Template) (uint64, error) {
 	login := t.LoginState()
 	o, err := slots.NewObject(tmpl, slots.Origin{}, login == ck.CKU_SO)
 	if err == nil {
-		err = backend.CheckKeyAttrs(o.Class(), o.KeyType(), o.Attrs)
+		err = backend.CheckKeyAttrs(o.Class(), o.KeyType(), o.Attrs.Get)
 	}
 	if err != nil {
 		return 0, st.logged("C_CreateObject", err)
@@ -150,7 +150,7 @@ func (m *Module) GetAttributeValue(sh, oh uint64, q []ck.AttrQuery) ([]ck.AttrAn
 	answers := make([]ck.AttrAnswer, len(q))
 	var sensitive, invalid, short bool
 	for i, a := range q {
-		v, ok := o.Attrs[a.Type]
+		v, ok := o.Attrs.Get(a.Type)
 		if a.Type == ck.CKA_CRATON_GCM_REMAINING {
 			v, ok = st.gcmRemaining(o)
 		}

@@ -53,7 +53,7 @@ func labelOf(t *testing.T, tok *Token, h uint64) string {
 		t.Fatal(err)
 	}
 	defer o.Release()
-	return string(o.Attrs[CKA_LABEL])
+	return string(o.Attrs.Value(CKA_LABEL))
 }
 
 // confirmed reports whether tok's next Object(h) is served from its cache

@@ -23,10 +23,12 @@
 //  1. A session's lock (session/), held by callers.
 //  2. Token.mu (an RWMutex). See Token for what it guards and which paths
 //     take no lock at all.
-//  3. The Store's own locks: refsMu (preparing search statements),
+//  3. Token.sessMu (a Mutex): the session objects. Taken alone, or after
+//     Token.mu; never while taking another.
+//  4. The Store's own locks: refsMu (preparing search statements),
 //     found.mu (the search memory), changes.mu (mapping the change file).
 //     Each is held for a few instructions and never while taking another.
-//  4. SQLite's locks, inside database/sql: the write lock (BEGIN
+//  5. SQLite's locks, inside database/sql: the write lock (BEGIN
 //     IMMEDIATE) and the WAL index. No code holds one connection while it
 //     asks for another.
 //

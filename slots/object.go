@@ -1,7 +1,6 @@
 package slots
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"slices"
@@ -23,7 +22,7 @@ import (
 // wipe waits for the last one. A reader therefore never sees a zeroed key.
 type Object struct {
 	Handle uint64
-	Attrs  map[uint64][]byte
+	Attrs  AttrSet
 	// Version of the store row (token objects); a cached Object is current
 	// while the row's version is unchanged.
 	Version int64
@@ -83,7 +82,7 @@ func (o *Object) retire() {
 }
 
 func (o *Object) ulong(t uint64) uint64 {
-	v, err := DecodeULong(o.Attrs[t])
+	v, err := DecodeULong(o.Attrs.Value(t))
 	if err != nil {
 		return Unavailable
 	}
@@ -96,8 +95,30 @@ func (o *Object) Key() *backend.Key {
 	if k := o.key.Load(); k != nil {
 		return k
 	}
-	o.key.CompareAndSwap(nil, backend.NewKey(o.KeyType(), o.Attrs))
+	o.key.CompareAndSwap(nil, backend.NewKey(o.KeyType(), o.material()))
 	return o.key.Load()
+}
+
+// materialAttrs are the attributes the backend reads of a key: its
+// material and parameters, and what names the key in a log line.
+var materialAttrs = [...]uint64{CKA_VALUE, CKA_MODULUS, CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT,
+	CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT,
+	CKA_EC_PARAMS, CKA_EC_POINT, CKA_LABEL, CKA_UNIQUE_ID}
+
+// Material is the key as the backend's functions take it (materialAttrs),
+// made once per object version with its parsed forms (Key).
+func (o *Object) Material() backend.Attrs { return o.Key().Attrs }
+
+// material is the map of materialAttrs the backend takes a key as. Its
+// values are the object's own, so wiping the object wipes them too.
+func (o *Object) material() backend.Attrs {
+	m := make(backend.Attrs, 8)
+	for _, t := range materialAttrs {
+		if v, ok := o.Attrs.Get(t); ok {
+			m[t] = v
+		}
+	}
+	return m
 }
 
 // objInfo is what every use of a key asks of its object, decoded once from
@@ -128,11 +149,11 @@ func (o *Object) info() *objInfo {
 	}
 	in := &objInfo{class: o.ulong(CKA_CLASS), keyType: o.ulong(CKA_KEY_TYPE)}
 	for i, t := range hotBools {
-		if v := o.Attrs[t]; len(v) == 1 && v[0] != 0 {
+		if v := o.Attrs.Value(t); len(v) == 1 && v[0] != 0 {
 			in.flags |= 1 << i
 		}
 	}
-	if raw := o.Attrs[CKA_ALLOWED_MECHANISMS]; len(raw) > 0 {
+	if raw := o.Attrs.Value(CKA_ALLOWED_MECHANISMS); len(raw) > 0 {
 		in.allowed = []uint64{}
 		for i := 0; i+8 <= len(raw); i += 8 {
 			if v, err := DecodeULong(raw[i : i+8]); err == nil {
@@ -149,7 +170,7 @@ func (o *Object) Bool(t uint64) bool {
 	if i := hotBool(t); i >= 0 {
 		return o.info().flags&(1<<i) != 0
 	}
-	v := o.Attrs[t]
+	v := o.Attrs.Value(t)
 	return len(v) == 1 && v[0] != 0
 }
 
@@ -164,7 +185,7 @@ func (o *Object) KeyType() uint64 { return o.info().keyType }
 func (o *Object) IsToken() bool   { return o.Bool(CKA_TOKEN) }
 func (o *Object) IsPrivate() bool { return o.Bool(CKA_PRIVATE) }
 func (o *Object) UniqueID() string {
-	return string(o.Attrs[CKA_UNIQUE_ID])
+	return string(o.Attrs.Value(CKA_UNIQUE_ID))
 }
 
 // IsSecret reports whether attribute t of this object is key material.
@@ -190,7 +211,7 @@ func (o *Object) wipe() {
 		k.Wipe()
 	}
 	for _, t := range tableFor(o.Class(), o.KeyType()).secrets {
-		clear(o.Attrs[t])
+		clear(o.Attrs.Value(t))
 	}
 }
 
@@ -213,26 +234,20 @@ type Origin struct {
 // NewObject builds an object from a creation template, enforcing the
 // attribute rules. isSO: the caller is logged in as SO (CKA_TRUSTED).
 //
-// Every value the object holds is copied into one buffer it owns (a few
-// when the first runs out), so an object is about three allocations (its
-// map and its values), not one per attribute.
+// The attributes are gathered in a builder that borrows their values (the
+// template's, origin.Computed's, shared constants) and then packed into the
+// object's AttrSet, which copies them: the caller may wipe or reuse its
+// buffers once the object exists.
 func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
-	attrs := make(map[uint64][]byte, mapSize(tmpl))
-	size := uniqueIDLen + defaultsBudget
+	attrs := getBuilder()
+	defer attrs.release()
 	for _, a := range tmpl {
-		size += len(a.Value)
-	}
-	for _, v := range origin.Computed {
-		size += len(v)
-	}
-	vals := valueArena{buf: make([]byte, 0, size)}
-	for _, a := range tmpl {
-		if _, dup := attrs[a.Type]; dup {
+		if attrs.has(a.Type) {
 			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "%s given twice", AttrName(a.Type))
 		}
-		attrs[a.Type] = vals.put(a.Value)
+		attrs.add(a.Type, a.Value)
 	}
-	classV, ok := attrs[CKA_CLASS]
+	classV, ok := attrs.get(CKA_CLASS)
 	if !ok {
 		return nil, Errorf(CKR_TEMPLATE_INCOMPLETE, "no CKA_CLASS")
 	}
@@ -244,13 +259,13 @@ func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
 	switch class {
 	case CKO_DATA:
 	case CKO_CERTIFICATE:
-		if v, ok := attrs[CKA_CERTIFICATE_TYPE]; ok {
+		if v, ok := attrs.get(CKA_CERTIFICATE_TYPE); ok {
 			if ct, err := DecodeULong(v); err != nil || ct != CKC_X_509 {
 				return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "only X.509 certificates are supported")
 			}
 		}
 	case CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY:
-		v, ok := attrs[CKA_KEY_TYPE]
+		v, ok := attrs.get(CKA_KEY_TYPE)
 		if !ok {
 			return nil, Errorf(CKR_TEMPLATE_INCOMPLETE, "no CKA_KEY_TYPE")
 		}
@@ -263,7 +278,8 @@ func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
 	default:
 		return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "unsupported class %s", ClassName(class))
 	}
-	for t, v := range attrs {
+	for _, e := range attrs.ents {
+		t, v := e.t, e.v
 		s, ok := specFor(class, keyType, t)
 		if !ok {
 			return nil, Errorf(CKR_ATTRIBUTE_TYPE_INVALID, "%s on a %s", AttrName(t), ClassName(class))
@@ -283,91 +299,61 @@ func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
 		}
 	}
 	for t, v := range origin.Computed {
-		if given, ok := attrs[t]; ok && string(given) != string(v) {
+		if given, ok := attrs.get(t); ok && string(given) != string(v) {
 			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "%s is computed by the token", AttrName(t))
 		}
 	}
-	if want, ok := attrs[CKA_VALUE_LEN]; ok && class == CKO_SECRET_KEY {
+	if want, ok := attrs.get(CKA_VALUE_LEN); ok && class == CKO_SECRET_KEY {
 		if n, err := DecodeULong(want); err != nil || n != uint64(len(origin.Computed[CKA_VALUE])) {
 			return nil, Errorf(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN disagrees with the key made")
 		}
 	}
 	for t, v := range origin.Computed {
-		attrs[t] = vals.put(v) // a copy: the caller wipes its buffers once the object exists
+		attrs.set(t, v)
 	}
 	for _, t := range requiredFor(class, keyType) {
-		if _, ok := attrs[t]; !ok {
+		if !attrs.has(t) {
 			return nil, Errorf(CKR_TEMPLATE_INCOMPLETE, "no %s", AttrName(t))
 		}
 	}
-	setDefaults(attrs, &vals, class, keyType, origin)
+	setDefaults(attrs, &attrs.ulongs[0], class, keyType, origin)
 	if class == CKO_SECRET_KEY {
-		val := attrs[CKA_VALUE]
+		val, _ := attrs.get(CKA_VALUE)
 		lens := secretKeyTypes[keyType]
 		if len(val) == 0 || (lens != nil && !containsInt(lens, len(val))) {
 			return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "%d-byte CKA_VALUE for %s", len(val), KeyTypeName(keyType))
 		}
-		attrs[CKA_VALUE_LEN] = vals.ulong(uint64(len(val)))
+		attrs.set(CKA_VALUE_LEN, putULong(&attrs.ulongs[1], uint64(len(val))))
 	}
 	if class == CKO_PUBLIC_KEY && keyType == CKK_RSA {
-		attrs[CKA_MODULUS_BITS] = vals.ulong(uint64(bitLen(attrs[CKA_MODULUS])))
+		mod, _ := attrs.get(CKA_MODULUS)
+		attrs.set(CKA_MODULUS_BITS, putULong(&attrs.ulongs[2], uint64(bitLen(mod))))
 	}
-	var id [uniqueIDLen / 2]byte
-	var idHex [uniqueIDLen]byte
-	backend.RandomFill(id[:])
-	hex.Encode(idHex[:], id[:])
-	attrs[CKA_UNIQUE_ID] = vals.put(idHex[:])
-	return &Object{Attrs: attrs}, nil
+	newUniqueID(&attrs.id)
+	attrs.set(CKA_UNIQUE_ID, attrs.id[:])
+	return &Object{Attrs: attrs.build()}, nil
 }
+
+// maxBuildAttrs is room for every attribute of the largest class and key
+// type (an RSA private key has 36), so a pooled builder never grows; a
+// template with more is refused, after growing it.
+const maxBuildAttrs = 48
 
 // uniqueIDLen is the length of CKA_UNIQUE_ID: 16 random bytes in hex.
 const uniqueIDLen = 32
 
-// defaultsBudget is the room NewObject leaves in its first value buffer
-// for the defaults: CK_BBOOLs and a few CK_ULONGs.
-const defaultsBudget = 64
-
-// valueArena hands out copies of attribute values from one buffer, each
-// copy's capacity cut to its length so that no append can reach its
-// neighbour. When the buffer is full it starts another; the values already
-// given out stay where they are.
-type valueArena struct{ buf []byte }
-
-// put copies v into the arena. nil stays nil (a default with no value);
-// an empty value becomes empty and non-nil, as a copy made it before.
-func (a *valueArena) put(v []byte) []byte {
-	if v == nil {
-		return nil
-	}
-	if cap(a.buf)-len(a.buf) < len(v) || a.buf == nil {
-		a.buf = make([]byte, 0, max(len(v), defaultsBudget))
-	}
-	off := len(a.buf)
-	a.buf = append(a.buf, v...)
-	return a.buf[off:len(a.buf):len(a.buf)]
+// newUniqueID writes a fresh CKA_UNIQUE_ID into id.
+func newUniqueID(id *[uniqueIDLen]byte) {
+	var raw [uniqueIDLen / 2]byte
+	backend.RandomFill(raw[:])
+	hex.Encode(id[:], raw[:])
 }
 
-// ulong puts v encoded as a CK_ULONG attribute value (ck.ULong's encoding).
-func (a *valueArena) ulong(v uint64) []byte {
-	var b [8]byte
+// putULong encodes v into b as a CK_ULONG attribute value (ck.ULong's
+// encoding) and returns it.
+func putULong(b *[8]byte, v uint64) []byte {
 	binary.NativeEndian.PutUint64(b[:], v)
-	return a.put(b[:])
-}
-
-// mapSize is the size to make a new object's attribute map with: as many
-// attributes as its class and key type can have (the template's, if it has
-// more: it is refused then), so that the defaults never make the map grow.
-func mapSize(tmpl Template) int {
-	class, keyType := anyOther, anyOther
-	for _, a := range tmpl {
-		switch a.Type {
-		case CKA_CLASS:
-			class, _ = DecodeULong(a.Value)
-		case CKA_KEY_TYPE:
-			keyType, _ = DecodeULong(a.Value)
-		}
-	}
-	return max(len(tmpl), tableFor(class, keyType).size)
+	return b[:]
 }
 
 func keyTypeFits(class, keyType uint64) bool {
@@ -380,8 +366,8 @@ func keyTypeFits(class, keyType uint64) bool {
 	}
 }
 
-// Constant values for setDefaults, copied into the object's values. Never
-// written.
+// Constant values for setDefaults, borrowed by the builder and copied into
+// each object's set. Never written.
 var (
 	boolTrue, boolFalse = []byte{1}, []byte{0}
 	ulongZero           = ULong(0)
@@ -395,89 +381,85 @@ func constBool(v bool) []byte {
 	return boolFalse
 }
 
-// setDefaults adds the attributes the template left out, their values
-// copied into vals.
-func setDefaults(attrs map[uint64][]byte, vals *valueArena, class, keyType uint64, origin Origin) {
-	def := func(t uint64, v []byte) {
-		if _, ok := attrs[t]; !ok {
-			attrs[t] = vals.put(v)
-		}
-	}
+// setDefaults adds the attributes the template left out. The values it
+// gives are borrowed (constants, and mech, which must outlive attrs).
+func setDefaults(attrs *attrBuilder, mech *[8]byte, class, keyType uint64, origin Origin) {
 	isKey := class == CKO_PUBLIC_KEY || class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
 	secretBearing := class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
-	def(CKA_TOKEN, constBool(false))
+	attrs.setDefault(CKA_TOKEN, constBool(false))
 	// Keys with secret material are private unless the template says
 	// otherwise; everything else is public by default.
-	def(CKA_PRIVATE, constBool(secretBearing))
-	def(CKA_MODIFIABLE, constBool(true))
-	def(CKA_COPYABLE, constBool(true))
-	def(CKA_DESTROYABLE, constBool(true))
-	def(CKA_LABEL, nil)
+	attrs.setDefault(CKA_PRIVATE, constBool(secretBearing))
+	attrs.setDefault(CKA_MODIFIABLE, constBool(true))
+	attrs.setDefault(CKA_COPYABLE, constBool(true))
+	attrs.setDefault(CKA_DESTROYABLE, constBool(true))
+	attrs.setDefault(CKA_LABEL, nil)
 	switch class {
 	case CKO_DATA:
-		def(CKA_APPLICATION, nil)
-		def(CKA_OBJECT_ID, nil)
-		def(CKA_VALUE, nil)
+		attrs.setDefault(CKA_APPLICATION, nil)
+		attrs.setDefault(CKA_OBJECT_ID, nil)
+		attrs.setDefault(CKA_VALUE, nil)
 	case CKO_CERTIFICATE:
-		def(CKA_TRUSTED, constBool(false))
-		def(CKA_CERTIFICATE_CATEGORY, ulongZero)
-		def(CKA_START_DATE, nil)
-		def(CKA_END_DATE, nil)
-		def(CKA_SUBJECT, nil)
-		def(CKA_ID, nil)
-		def(CKA_ISSUER, nil)
-		def(CKA_SERIAL_NUMBER, nil)
+		attrs.setDefault(CKA_TRUSTED, constBool(false))
+		attrs.setDefault(CKA_CERTIFICATE_CATEGORY, ulongZero)
+		attrs.setDefault(CKA_START_DATE, nil)
+		attrs.setDefault(CKA_END_DATE, nil)
+		attrs.setDefault(CKA_SUBJECT, nil)
+		attrs.setDefault(CKA_ID, nil)
+		attrs.setDefault(CKA_ISSUER, nil)
+		attrs.setDefault(CKA_SERIAL_NUMBER, nil)
 	}
 	if !isKey {
 		return
 	}
-	def(CKA_ID, nil)
-	def(CKA_START_DATE, nil)
-	def(CKA_END_DATE, nil)
-	def(CKA_DERIVE, constBool(false))
-	attrs[CKA_LOCAL] = vals.put(constBool(origin.Generated))
+	attrs.setDefault(CKA_ID, nil)
+	attrs.setDefault(CKA_START_DATE, nil)
+	attrs.setDefault(CKA_END_DATE, nil)
+	attrs.setDefault(CKA_DERIVE, constBool(false))
+	attrs.set(CKA_LOCAL, constBool(origin.Generated))
 	if origin.Generated {
-		attrs[CKA_KEY_GEN_MECHANISM] = vals.ulong(origin.Mechanism)
+		attrs.set(CKA_KEY_GEN_MECHANISM, putULong(mech, origin.Mechanism))
 	} else {
-		attrs[CKA_KEY_GEN_MECHANISM] = vals.put(ulongUnavailable)
+		attrs.set(CKA_KEY_GEN_MECHANISM, ulongUnavailable)
 	}
-	def(CKA_ALLOWED_MECHANISMS, nil)
+	attrs.setDefault(CKA_ALLOWED_MECHANISMS, nil)
 	switch class {
 	case CKO_PUBLIC_KEY:
-		def(CKA_SUBJECT, nil)
-		def(CKA_ENCRYPT, constBool(true))
-		def(CKA_VERIFY, constBool(true))
-		def(CKA_VERIFY_RECOVER, constBool(keyType == CKK_RSA))
-		def(CKA_WRAP, constBool(true))
-		def(CKA_TRUSTED, constBool(false))
+		attrs.setDefault(CKA_SUBJECT, nil)
+		attrs.setDefault(CKA_ENCRYPT, constBool(true))
+		attrs.setDefault(CKA_VERIFY, constBool(true))
+		attrs.setDefault(CKA_VERIFY_RECOVER, constBool(keyType == CKK_RSA))
+		attrs.setDefault(CKA_WRAP, constBool(true))
+		attrs.setDefault(CKA_TRUSTED, constBool(false))
 	case CKO_PRIVATE_KEY:
-		def(CKA_SUBJECT, nil)
-		def(CKA_DECRYPT, constBool(true))
-		def(CKA_SIGN, constBool(true))
-		def(CKA_SIGN_RECOVER, constBool(keyType == CKK_RSA))
-		def(CKA_UNWRAP, constBool(true))
-		def(CKA_WRAP_WITH_TRUSTED, constBool(false))
-		def(CKA_ALWAYS_AUTHENTICATE, constBool(false))
+		attrs.setDefault(CKA_SUBJECT, nil)
+		attrs.setDefault(CKA_DECRYPT, constBool(true))
+		attrs.setDefault(CKA_SIGN, constBool(true))
+		attrs.setDefault(CKA_SIGN_RECOVER, constBool(keyType == CKK_RSA))
+		attrs.setDefault(CKA_UNWRAP, constBool(true))
+		attrs.setDefault(CKA_WRAP_WITH_TRUSTED, constBool(false))
+		attrs.setDefault(CKA_ALWAYS_AUTHENTICATE, constBool(false))
 	case CKO_SECRET_KEY:
-		def(CKA_ENCRYPT, constBool(true))
-		def(CKA_DECRYPT, constBool(true))
-		def(CKA_SIGN, constBool(true))
-		def(CKA_VERIFY, constBool(true))
-		def(CKA_WRAP, constBool(true))
-		def(CKA_UNWRAP, constBool(true))
-		def(CKA_WRAP_WITH_TRUSTED, constBool(false))
-		def(CKA_TRUSTED, constBool(false))
+		attrs.setDefault(CKA_ENCRYPT, constBool(true))
+		attrs.setDefault(CKA_DECRYPT, constBool(true))
+		attrs.setDefault(CKA_SIGN, constBool(true))
+		attrs.setDefault(CKA_VERIFY, constBool(true))
+		attrs.setDefault(CKA_WRAP, constBool(true))
+		attrs.setDefault(CKA_UNWRAP, constBool(true))
+		attrs.setDefault(CKA_WRAP_WITH_TRUSTED, constBool(false))
+		attrs.setDefault(CKA_TRUSTED, constBool(false))
 	}
 	if secretBearing {
 		// Safe defaults: key material is sensitive and not extractable
 		// unless the template asks otherwise.
-		def(CKA_SENSITIVE, constBool(true))
-		def(CKA_EXTRACTABLE, constBool(false))
-		sensitive := attrs[CKA_SENSITIVE][0] != 0
-		extractable := attrs[CKA_EXTRACTABLE][0] != 0
+		attrs.setDefault(CKA_SENSITIVE, constBool(true))
+		attrs.setDefault(CKA_EXTRACTABLE, constBool(false))
+		sens, _ := attrs.get(CKA_SENSITIVE)
+		extr, _ := attrs.get(CKA_EXTRACTABLE)
+		sensitive, extractable := sens[0] != 0, extr[0] != 0
 		// Imported keys were outside the token once: both shadows false.
-		attrs[CKA_ALWAYS_SENSITIVE] = vals.put(constBool(origin.Generated && sensitive))
-		attrs[CKA_NEVER_EXTRACTABLE] = vals.put(constBool(origin.Generated && !extractable))
+		attrs.set(CKA_ALWAYS_SENSITIVE, constBool(origin.Generated && sensitive))
+		attrs.set(CKA_NEVER_EXTRACTABLE, constBool(origin.Generated && !extractable))
 	}
 }
 
@@ -493,9 +475,11 @@ const (
 // it. CKA_MODIFIABLE is the caller's to check (it is CKR_ACTION_PROHIBITED).
 func (o *Object) Changed(tmpl Template, mode ChangeMode, isSO bool) (*Object, error) {
 	class, keyType := o.Class(), o.KeyType()
-	attrs := make(map[uint64][]byte, len(o.Attrs))
-	for t, v := range o.Attrs {
-		attrs[t] = bytes.Clone(v)
+	// The builder borrows o's values and the template's; build copies
+	// them, so the new object shares no buffer with o.
+	attrs := newAttrBuilder(o.Attrs.Len() + len(tmpl) + 1)
+	for t, v := range o.Attrs.All() {
+		attrs.add(t, v)
 	}
 	for _, a := range tmpl {
 		s, ok := specFor(class, keyType, a.Type)
@@ -505,7 +489,7 @@ func (o *Object) Changed(tmpl Template, mode ChangeMode, isSO bool) (*Object, er
 		if err := checkValue(s, a.Value); err != nil {
 			return nil, Errorf(CKR_ATTRIBUTE_VALUE_INVALID, "%s", AttrName(a.Type))
 		}
-		old := attrs[a.Type]
+		old, _ := attrs.get(a.Type)
 		newTrue := len(a.Value) == 1 && a.Value[0] != 0
 		oldTrue := len(old) == 1 && old[0] != 0
 		allowed := false
@@ -531,19 +515,21 @@ func (o *Object) Changed(tmpl Template, mode ChangeMode, isSO bool) (*Object, er
 		if s.soOnly && newTrue && !isSO {
 			return nil, Errorf(CKR_ATTRIBUTE_READ_ONLY, "%s can be set only by the SO", AttrName(a.Type))
 		}
-		attrs[a.Type] = append([]byte{}, a.Value...)
+		attrs.set(a.Type, a.Value)
 	}
+	var idHex [uniqueIDLen]byte
 	if mode == ByCopy {
-		attrs[CKA_UNIQUE_ID] = []byte(hex.EncodeToString(backend.Random(16)))
+		newUniqueID(&idHex)
+		attrs.set(CKA_UNIQUE_ID, idHex[:])
 	}
-	return &Object{Attrs: attrs, Handle: o.Handle, Version: o.Version, Owner: o.Owner}, nil
+	return &Object{Attrs: attrs.build(), Handle: o.Handle, Version: o.Version, Owner: o.Owner}, nil
 }
 
 // Matches reports whether every attribute of tmpl is present with an equal
 // value. A secret value the object may not reveal never matches.
 func (o *Object) Matches(tmpl Template) bool {
 	for _, a := range tmpl {
-		v, ok := o.Attrs[a.Type]
+		v, ok := o.Attrs.Get(a.Type)
 		if !ok || string(v) != string(a.Value) {
 			return false
 		}

@@ -79,7 +79,7 @@ func TestDefaultsAndShadows(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !o.IsPrivate() || !o.Bool(CKA_SENSITIVE) || o.Bool(CKA_EXTRACTABLE) || o.Bool(CKA_LOCAL) || o.Bool(CKA_ALWAYS_SENSITIVE) || o.Bool(CKA_NEVER_EXTRACTABLE) {
-		t.Fatalf("imported key defaults wrong: %v", o.Attrs)
+		t.Fatalf("imported key defaults wrong: %v", o.Attrs.Map())
 	}
 	if !o.Sensitive() || len(o.UniqueID()) != 32 {
 		t.Fatal("sensitive/unique id")
@@ -89,14 +89,14 @@ func TestDefaultsAndShadows(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !g.Bool(CKA_LOCAL) || !g.Bool(CKA_ALWAYS_SENSITIVE) || g.Bool(CKA_NEVER_EXTRACTABLE) {
-		t.Fatalf("generated key shadows wrong: %v", g.Attrs)
+		t.Fatalf("generated key shadows wrong: %v", g.Attrs.Map())
 	}
-	if v, _ := DecodeULong(g.Attrs[CKA_KEY_GEN_MECHANISM]); v != CKM_AES_KEY_GEN {
+	if v, _ := DecodeULong(g.Attrs.Value(CKA_KEY_GEN_MECHANISM)); v != CKM_AES_KEY_GEN {
 		t.Fatalf("CKA_KEY_GEN_MECHANISM %d", v)
 	}
 	d, _ := NewObject(Template{a(CKA_CLASS, CKO_DATA)}, Origin{}, false)
 	if d.IsPrivate() || d.IsToken() || !d.Bool(CKA_MODIFIABLE) || !d.Bool(CKA_COPYABLE) || !d.Bool(CKA_DESTROYABLE) {
-		t.Fatalf("data defaults wrong: %v", d.Attrs)
+		t.Fatalf("data defaults wrong: %v", d.Attrs.Map())
 	}
 }
 
@@ -195,8 +195,8 @@ func TestAttrTablesMatchTheSets(t *testing.T) {
 // TestNewObjectOwnsItsValues: a new object's values are its own copies,
 // packed in one buffer but each closed to the next: the caller's template
 // and computed buffers can be wiped or reused, an append to one value never
-// writes into another, and the shared constants the defaults come from are
-// never handed out.
+// writes into another, the shared constants the defaults come from are
+// never handed out, and the types come out sorted.
 func TestNewObjectOwnsItsValues(t *testing.T) {
 	label := []byte("packed")
 	value := []byte("0123456789abcdef0123456789abcdef")
@@ -210,40 +210,48 @@ func TestNewObjectOwnsItsValues(t *testing.T) {
 	clear(label)
 	clear(value)
 	clear(tmpl[0].Value)
-	if got := string(o.Attrs[CKA_LABEL]); got != "packed" {
+	if got := string(o.Attrs.Value(CKA_LABEL)); got != "packed" {
 		t.Errorf("label after the caller wiped its copy: %q", got)
 	}
-	if got := string(o.Attrs[CKA_VALUE]); got != "0123456789abcdef0123456789abcdef" {
+	if got := string(o.Attrs.Value(CKA_VALUE)); got != "0123456789abcdef0123456789abcdef" {
 		t.Errorf("key value after the caller wiped its copy: %q", got)
 	}
 	if o.Class() != CKO_SECRET_KEY {
 		t.Errorf("class after the caller wiped its template: %#x", o.Class())
 	}
-	if v, ok := o.Attrs[CKA_ID]; !ok || v == nil || len(v) != 0 {
-		t.Errorf("an empty CKA_ID from the template: %v (present %v); want empty and non-nil", v, ok)
+	if v, ok := o.Attrs.Get(CKA_ID); !ok || len(v) != 0 {
+		t.Errorf("an empty CKA_ID from the template: %v (present %v); want present and empty", v, ok)
 	}
-	if v, ok := o.Attrs[CKA_START_DATE]; !ok || v != nil {
-		t.Errorf("a default with no value: %v (present %v); want nil", v, ok)
+	if v, ok := o.Attrs.Get(CKA_START_DATE); !ok || len(v) != 0 {
+		t.Errorf("a default with no value: %v (present %v); want present and empty", v, ok)
 	}
-	for typ, v := range o.Attrs {
+	if _, ok := o.Attrs.Get(CKA_MODULUS); ok {
+		t.Error("a secret key has CKA_MODULUS")
+	}
+	prev := uint64(0)
+	for typ, v := range o.Attrs.All() {
+		if typ < prev {
+			t.Errorf("%s after %s: the types are not sorted", AttrName(typ), AttrName(prev))
+		}
+		prev = typ
 		if cap(v) != len(v) {
 			t.Errorf("%s: capacity %d beyond its length %d: an append would reach the next value", AttrName(typ), cap(v), len(v))
 		}
 	}
 	// The defaults' constants stay as they were whatever an object's
 	// values go through.
-	for typ, v := range o.Attrs {
+	for _, v := range o.Attrs.All() {
 		clear(v)
-		_ = typ
 	}
 	if boolTrue[0] != 1 || boolFalse[0] != 0 || !slices.Equal(ulongZero, ULong(0)) || !slices.Equal(ulongUnavailable, ULong(Unavailable)) {
 		t.Fatal("clearing an object's values changed the shared default constants")
 	}
 }
 
-// TestNewObjectAllocations bounds what making an object allocates: its map
-// (the map's header, table and groups), its value buffer and the Object: 6.
-// It was one allocation per attribute and default, 35 for a session AES key.
+// TestNewObjectAllocations bounds what making an object allocates: its
+// set's types, ends and values, and the Object. It was one allocation per
+// attribute and default and three for the map, 35 for a session AES key,
+// then 6 with the values packed.
 func TestNewObjectAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation allocates")
@@ -256,8 +264,8 @@ func TestNewObjectAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if n > 6 {
-		t.Errorf("NewObject of a session AES key: %.0f allocations, want at most 6", n)
+	if n > 4 {
+		t.Errorf("NewObject of a session AES key: %.0f allocations, want at most 4", n)
 	}
 	t.Logf("NewObject of a session AES key: %.0f allocations", n)
 }

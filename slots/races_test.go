@@ -59,7 +59,7 @@ func TestHeldObjectSurvivesLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := held.Attrs[CKA_VALUE]
+	v := held.Attrs.Value(CKA_VALUE)
 	if err := tok.Logout(); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func lockFreeLookupNeverSeesAWipedKey(t *testing.T, token bool) {
 					refused.Add(1)
 					continue
 				}
-				v := o.Attrs[CKA_VALUE]
+				v := o.Attrs.Value(CKA_VALUE)
 				for range 3 {
 					if len(v) != 32 || v[0] == 0 || !bytes.Equal(v, bytes.Repeat(v[:1], 32)) {
 						t.Errorf("a held key reads %x", v)
@@ -297,7 +297,7 @@ func TestParsedKeysWipedOnDestroyAndClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return h, priv.D.Bits(), held.Attrs[CKA_PRIVATE_EXPONENT]
+		return h, priv.D.Bits(), held.Attrs.Value(CKA_PRIVATE_EXPONENT)
 	}
 	wiped := func(when string, parsed []big.Word, stored []byte) {
 		t.Helper()

@@ -3,7 +3,6 @@ package slots
 import (
 	"encoding/binary"
 	"errors"
-	"slices"
 )
 
 // Record encoding of an attribute set, used for both the clear and the
@@ -25,20 +24,13 @@ const (
 // ErrCorrupt marks a record that does not decode.
 var ErrCorrupt = errors.New("slots: corrupt object record")
 
-// EncodeAttrs encodes attrs deterministically.
-func EncodeAttrs(attrs map[uint64][]byte) []byte {
-	types := make([]uint64, 0, len(attrs))
-	size := len(recordMagic) + 4
-	for t, v := range attrs {
-		types = append(types, t)
-		size += 12 + len(v)
-	}
-	slices.Sort(types)
+// EncodeAttrs encodes attrs deterministically (a set is sorted by type).
+func EncodeAttrs(attrs AttrSet) []byte {
+	size := len(recordMagic) + 4 + 12*attrs.Len() + len(attrs.data)
 	b := make([]byte, 0, size)
 	b = append(b, recordMagic...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(types)))
-	for _, t := range types {
-		v := attrs[t]
+	b = binary.LittleEndian.AppendUint32(b, uint32(attrs.Len()))
+	for t, v := range attrs.All() {
 		b = binary.LittleEndian.AppendUint64(b, t)
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
@@ -46,34 +38,45 @@ func EncodeAttrs(attrs map[uint64][]byte) []byte {
 	return b
 }
 
-// DecodeAttrs decodes a record made by EncodeAttrs. Values are copies.
-func DecodeAttrs(b []byte) (map[uint64][]byte, error) {
+// DecodeAttrs decodes a record made by EncodeAttrs. The values are copies:
+// the set shares nothing with b.
+func DecodeAttrs(b []byte) (AttrSet, error) {
 	if len(b) < 8 || string(b[:4]) != string(recordMagic) {
-		return nil, ErrCorrupt
+		return AttrSet{}, ErrCorrupt
 	}
 	n := binary.LittleEndian.Uint32(b[4:])
 	if n > maxRecordAttrs {
-		return nil, ErrCorrupt
+		return AttrSet{}, ErrCorrupt
 	}
 	b = b[8:]
-	attrs := make(map[uint64][]byte, n)
+	// First pass: check the framing and size the set.
+	size := 0
 	var prev uint64
+	rest := b
 	for i := range n {
-		if len(b) < 12 {
-			return nil, ErrCorrupt
+		if len(rest) < 12 {
+			return AttrSet{}, ErrCorrupt
 		}
-		t := binary.LittleEndian.Uint64(b)
-		l := binary.LittleEndian.Uint32(b[8:])
-		b = b[12:]
-		if l > maxAttrLen || uint64(l) > uint64(len(b)) || (i > 0 && t <= prev) {
-			return nil, ErrCorrupt
+		t := binary.LittleEndian.Uint64(rest)
+		l := binary.LittleEndian.Uint32(rest[8:])
+		rest = rest[12:]
+		if l > maxAttrLen || uint64(l) > uint64(len(rest)) || (i > 0 && t <= prev) {
+			return AttrSet{}, ErrCorrupt
 		}
-		attrs[t] = append([]byte{}, b[:l]...)
-		b = b[l:]
+		size += int(l)
+		rest = rest[l:]
 		prev = t
 	}
-	if len(b) != 0 {
-		return nil, ErrCorrupt
+	if len(rest) != 0 || size > maxSetData {
+		return AttrSet{}, ErrCorrupt
 	}
-	return attrs, nil
+	s := newSet(int(n), size)
+	for i := range n {
+		l := binary.LittleEndian.Uint32(b[8:])
+		s.types[i] = binary.LittleEndian.Uint64(b)
+		s.data = append(s.data, b[12:12+l]...)
+		s.ends[i] = uint32(len(s.data))
+		b = b[12+l:]
+	}
+	return s, nil
 }

@@ -11,17 +11,17 @@ func TestRecordRoundTrip(t *testing.T) {
 		{0: nil},
 		{3: []byte("label"), 1: {1}, 0x80000001: bytes.Repeat([]byte{7}, 1000)},
 	} {
-		enc := EncodeAttrs(attrs)
+		enc := EncodeAttrs(AttrSetOf(attrs))
 		got, err := DecodeAttrs(enc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != len(attrs) {
-			t.Fatalf("got %d attributes, want %d", len(got), len(attrs))
+		if got.Len() != len(attrs) {
+			t.Fatalf("got %d attributes, want %d", got.Len(), len(attrs))
 		}
 		for k, v := range attrs {
-			if !bytes.Equal(got[k], v) {
-				t.Fatalf("attribute %d: %x != %x", k, got[k], v)
+			if g, ok := got.Get(k); !ok || !bytes.Equal(g, v) {
+				t.Fatalf("attribute %d: %x (present %v) != %x", k, g, ok, v)
 			}
 		}
 		if !bytes.Equal(EncodeAttrs(got), enc) {
@@ -31,7 +31,7 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 func TestRecordRejectsCorruption(t *testing.T) {
-	good := EncodeAttrs(map[uint64][]byte{1: []byte("abc"), 2: []byte("de")})
+	good := EncodeAttrs(AttrSetOf(map[uint64][]byte{1: []byte("abc"), 2: []byte("de")}))
 	cases := map[string][]byte{
 		"empty":        nil,
 		"bad magic":    append([]byte("XRA1"), good[4:]...),
@@ -41,7 +41,7 @@ func TestRecordRejectsCorruption(t *testing.T) {
 		"value beyond": append(append([]byte{}, good[:16]...), 0xff, 0xff, 0, 0),
 	}
 	// Unsorted types: swap the two entries.
-	swapped := EncodeAttrs(map[uint64][]byte{1: []byte("abc")})
+	swapped := EncodeAttrs(AttrSetOf(map[uint64][]byte{1: []byte("abc")}))
 	swapped = append(swapped[:8], append(good[8+12+3:], good[8:8+12+3]...)...)
 	swapped[4] = 2
 	cases["unsorted"] = swapped
@@ -55,7 +55,7 @@ func TestRecordRejectsCorruption(t *testing.T) {
 // FuzzDecodeAttrs: the decoder never panics, and what it accepts re-encodes
 // to the same bytes (the encoding is canonical).
 func FuzzDecodeAttrs(f *testing.F) {
-	f.Add(EncodeAttrs(map[uint64][]byte{1: []byte("abc"), 0x102: {1, 2, 3, 4, 5, 6, 7, 8}}))
+	f.Add(EncodeAttrs(AttrSetOf(map[uint64][]byte{1: []byte("abc"), 0x102: {1, 2, 3, 4, 5, 6, 7, 8}})))
 	f.Add([]byte("CRA1\x00\x00\x00\x00"))
 	f.Add([]byte("CRA1\x01\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {

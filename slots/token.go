@@ -54,18 +54,19 @@ type Config struct {
 //
 // Lock order: callers may hold a session's lock when they call into a Token;
 // a Token never calls out while holding mu. Token.mu guards every field below
-// it (login is written under it and read without it). It is held for
-// reading only where nothing changes and the store is not asked (Object for
-// a session object, Find while it reads the session objects and makes its
+// it up to sessMu (login is written under it and read without it); sessMu
+// guards the session objects (see there). mu is held for reading only where
+// nothing changes and the store is not asked (Find while it makes its
 // tags), so operations starting in parallel do not queue on one another.
-// Every change, and every store query made to fill or confirm the cache,
-// holds it for writing. Two paths take no lock at all: Object for a cached
+// Every change to a token object or the login, and every store query made
+// to fill or confirm the cache, holds it for writing. Two paths take no lock at all: Object for a cached
 // token object the store's change counter vouches for (fastObject), and
 // Find for a cached object of the version its search returned
 // (foundObject); both take their reference with tryAcquire, which refuses
-// a retired object. Otherwise a reference to an object is taken under mu,
-// in either mode, and objects are retired only under mu held for writing,
-// so no reference appears after the retire. Find asks the store without mu
+// a retired object. Otherwise a reference to a token object is taken under
+// mu, in either mode, and token objects are retired only under mu held for
+// writing (session objects: both under sessMu), so no reference appears
+// after the retire. Find asks the store without mu
 // (Store has its own locks, taken after mu when both are held). PBKDF2 runs
 // outside mu so a slow login does not stall other sessions.
 type Token struct {
@@ -84,8 +85,18 @@ type Token struct {
 	// under mu, read without it by Object's lock-free path. login is the
 	// login state (CKU_SO, CKU_USER or NotLoggedIn): written under mu, read
 	// with or without it.
-	cache    sync.Map
-	login    atomic.Uint64
+	cache sync.Map
+	login atomic.Uint64
+
+	// sessMu guards the session objects: the map and the next handle. It
+	// is taken alone, or after mu where both are held (Close, InitToken),
+	// and never while taking another lock. A plain Mutex, not mu: a
+	// session object's creation, lookup and destruction are a few map
+	// operations, and an RWMutex's writer sleeps at once on a reader (as a
+	// reader does on a waiting writer), where a Mutex spins first. On a
+	// 2-vCPU VM a sleep costs about 100 µs to wake from, so two threads
+	// making session keys under mu got no more done than one.
+	sessMu   sync.Mutex
 	sessObjs map[uint64]*Object
 	nextSess uint64
 }
@@ -110,10 +121,12 @@ func (t *Token) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.forgetKeysLocked()
+	t.sessMu.Lock()
 	for _, o := range t.sessObjs {
 		o.retire()
 	}
 	t.sessObjs = map[uint64]*Object{}
+	t.sessMu.Unlock()
 	return t.store.Close()
 }
 
@@ -279,10 +292,12 @@ func (t *Token) InitToken(soPIN []byte, label string) error {
 	}
 	t.mu.Lock()
 	t.forgetKeysLocked()
+	t.sessMu.Lock()
 	for _, o := range t.sessObjs {
 		o.retire()
 	}
 	t.sessObjs = map[uint64]*Object{}
+	t.sessMu.Unlock()
 	t.mu.Unlock()
 	t.log.Info("token initialised", zap.Uint64("slot", t.SlotID))
 	return nil

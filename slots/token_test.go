@@ -140,8 +140,8 @@ func TestTwoHandlesOneStore(t *testing.T) {
 	if err := t1.ReplaceObject(o1, n1); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := t2.Object(hs[0]); string(got.Attrs[CKA_LABEL]) != "renamed" {
-		t.Fatalf("t2 sees label %q", got.Attrs[CKA_LABEL])
+	if got, _ := t2.Object(hs[0]); string(got.Attrs.Value(CKA_LABEL)) != "renamed" {
+		t.Fatalf("t2 sees label %q", got.Attrs.Value(CKA_LABEL))
 	}
 	n2, _ := o2.Changed(Template{a(CKA_LABEL, "stale")}, BySetAttribute, false)
 	if err := t2.ReplaceObject(o2, n2); !errors.Is(err, CKR_FUNCTION_FAILED) {

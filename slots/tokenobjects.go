@@ -20,26 +20,27 @@ import (
 // plain digests for public objects, HMACs under a key derived from the token
 // key for private ones.
 
-func (t *Token) split(o *Object) (clearRec, sealedRec map[uint64][]byte) {
-	clearRec = map[uint64][]byte{CKA_UNIQUE_ID: o.Attrs[CKA_UNIQUE_ID]}
-	sealedRec = map[uint64][]byte{}
-	for typ, v := range o.Attrs {
+func (t *Token) split(o *Object) (clearRec, sealedRec AttrSet) {
+	var clearB, sealedB attrBuilder
+	for typ, v := range o.Attrs.All() {
 		switch {
 		case typ == CKA_UNIQUE_ID:
+			clearB.add(typ, v)
 		case o.IsPrivate() || o.IsSecret(typ):
-			sealedRec[typ] = v
+			sealedB.add(typ, v)
 		default:
-			clearRec[typ] = v
+			clearB.add(typ, v)
 		}
 	}
-	return clearRec, sealedRec
+	// Both in o's order, which is sorted already.
+	return packEntries(clearB.ents), packEntries(sealedB.ents)
 }
 
 // rowLocked encodes o for the store. t.mu held.
 func (t *Token) rowLocked(o *Object) (Row, error) {
 	clearRec, sealedRec := t.split(o)
 	r := Row{Handle: int64(o.Handle), Private: o.IsPrivate(), Clear: EncodeAttrs(clearRec)}
-	if len(sealedRec) > 0 {
+	if sealedRec.Len() > 0 {
 		if t.tokenKey == nil {
 			return r, Errorf(CKR_USER_NOT_LOGGED_IN, "storing key material or a private object needs a login")
 		}
@@ -59,7 +60,7 @@ func (t *Token) rowLocked(o *Object) (Row, error) {
 		}
 		tag = t.tagger.Tag
 	}
-	for typ, v := range o.Attrs {
+	for typ, v := range o.Attrs.All() {
 		if indexed[typ] {
 			r.Tags = append(r.Tags, tag(typ, v))
 		}
@@ -86,9 +87,15 @@ func (t *Token) decodeLocked(r Row) (*Object, error) {
 		if err != nil {
 			return nil, err
 		}
-		for typ, v := range sealed {
-			attrs[typ] = v
+		var both attrBuilder
+		for typ, v := range attrs.All() {
+			both.add(typ, v)
 		}
+		for typ, v := range sealed.All() {
+			both.set(typ, v)
+		}
+		attrs = both.build()
+		clear(sealed.data) // copied into attrs
 	}
 	return &Object{Handle: uint64(r.Handle), Attrs: attrs, Version: r.Version}, nil
 }
@@ -148,14 +155,16 @@ func IsSessionHandle(h uint64) bool { return h >= sessionObjectBase }
 // AddObject stores a new object: a token object in the store, a session
 // object in this process owned by session owner. It returns the handle.
 func (t *Token) AddObject(o *Object, owner uint64) (uint64, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if !o.IsToken() {
+		t.sessMu.Lock()
+		defer t.sessMu.Unlock()
 		t.nextSess++
 		o.Handle, o.Owner = t.nextSess, owner
 		t.sessObjs[o.Handle] = o
 		return o.Handle, nil
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	r, err := t.rowLocked(o)
 	if err != nil {
 		return 0, err
@@ -181,8 +190,8 @@ func (t *Token) visible(o *Object) bool {
 // caller must Release it when done.
 func (t *Token) Object(h uint64) (*Object, error) {
 	if IsSessionHandle(h) {
-		t.mu.RLock()
-		defer t.mu.RUnlock()
+		t.sessMu.Lock()
+		defer t.sessMu.Unlock()
 		o, ok := t.sessObjs[h]
 		if !ok || !t.visible(o) {
 			return nil, CKR_OBJECT_HANDLE_INVALID
@@ -294,13 +303,18 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 		// The object's clear part is all we can show: its key material
 		// needs a login, or its sealed part does not open.
 		attrs, derr := DecodeAttrs(r.Clear)
-		if derr != nil {
-			attrs = map[uint64][]byte{}
-		}
 		o = &Object{Handle: uint64(h), Attrs: attrs, Version: r.Version, Locked: true}
 		if !errors.Is(err, errNeedsLogin) || derr != nil {
 			o.Corrupt = true
-			attrs[CKA_TOKEN], attrs[CKA_PRIVATE] = Bool(true), Bool(r.Private)
+			var b attrBuilder
+			if derr == nil {
+				for typ, v := range attrs.All() {
+					b.add(typ, v)
+				}
+			}
+			b.set(CKA_TOKEN, Bool(true))
+			b.set(CKA_PRIVATE, Bool(r.Private))
+			o.Attrs = b.build()
 			t.corruptLog(h, errors.Join(err, derr))
 		}
 		return o, nil
@@ -318,9 +332,9 @@ func (t *Token) corruptLog(h int64, err error) {
 
 // ReplaceObject stores n as the new state of object old (same handle).
 func (t *Token) ReplaceObject(old, n *Object) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if IsSessionHandle(old.Handle) {
+		t.sessMu.Lock()
+		defer t.sessMu.Unlock()
 		if _, ok := t.sessObjs[old.Handle]; !ok {
 			return CKR_OBJECT_HANDLE_INVALID
 		}
@@ -329,6 +343,8 @@ func (t *Token) ReplaceObject(old, n *Object) error {
 		t.sessObjs[old.Handle] = n
 		return nil
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	r, err := t.rowLocked(n)
 	if err != nil {
 		return err
@@ -349,9 +365,9 @@ func (t *Token) ReplaceObject(old, n *Object) error {
 
 // DestroyObject removes object h.
 func (t *Token) DestroyObject(h uint64) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if IsSessionHandle(h) {
+		t.sessMu.Lock()
+		defer t.sessMu.Unlock()
 		o, ok := t.sessObjs[h]
 		if !ok {
 			return CKR_OBJECT_HANDLE_INVALID
@@ -360,6 +376,8 @@ func (t *Token) DestroyObject(h uint64) error {
 		o.retire()
 		return nil
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	err := t.store.Delete(int64(h))
 	if errors.Is(err, ErrNoObject) {
 		return CKR_OBJECT_HANDLE_INVALID
@@ -373,8 +391,8 @@ func (t *Token) DestroyObject(h uint64) error {
 // DropSessionObjects destroys the session objects of session owner, or of
 // every session when owner is 0.
 func (t *Token) DropSessionObjects(owner uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.sessMu.Lock()
+	defer t.sessMu.Unlock()
 	for h, o := range t.sessObjs {
 		if owner == 0 || o.Owner == owner {
 			delete(t.sessObjs, h)
@@ -392,20 +410,21 @@ func (t *Token) Find(tmpl Template) ([]uint64, error) {
 		t.staleLocked()
 		t.mu.Unlock()
 	}
-	// A read lock: searches run side by side; writers (a logout, a new
-	// session object) wait.
-	t.mu.RLock()
 	var out []uint64
+	t.sessMu.Lock()
 	for _, h := range sortedKeys(t.sessObjs) {
 		o := t.sessObjs[h]
 		if t.visible(o) && o.Matches(tmpl) {
 			out = append(out, h)
 		}
 	}
+	t.sessMu.Unlock()
 	if tok, ok := tmpl.Find(CKA_TOKEN); ok && len(tok) == 1 && tok[0] == 0 {
-		t.mu.RUnlock()
 		return out, nil
 	}
+	// A read lock: searches run side by side; writers (a logout, a
+	// change to a token object) wait.
+	t.mu.RLock()
 	// The tags are made under the lock (a logout wipes the index key in
 	// place); the store is asked without it.
 	type scope struct {
