@@ -260,3 +260,33 @@ func BenchmarkKeygenParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGCM64Parallel is BenchmarkGCM64 on every goroutine at once, each
+// with its session, all with one key: what two threads encrypting under
+// one key share (its count in the journal, its cached cipher) without the
+// C ABI around it.
+func BenchmarkGCM64Parallel(b *testing.B) {
+	for _, name := range []string{"memory-journal", "file-journal"} {
+		b.Run(name, func(b *testing.B) {
+			m, sh := benchToken(b, name == "file-journal")
+			key, err := m.GenerateKey(sh, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, ck.Template{attr(ck.CKA_VALUE_LEN, 32), attr(ck.CKA_TOKEN, true)})
+			must(b, err)
+			b.SetBytes(64)
+			b.RunParallel(func(pb *testing.PB) {
+				s := open(b, m, false)
+				g := gcmMech(make([]byte, 12), nil, 128)
+				msg := make([]byte, 64)
+				for pb.Next() {
+					if err := m.EncryptInit(s, g, key); err != nil {
+						b.Error(err)
+						return
+					}
+					if _, _, err := m.Encrypt(s, msg, 128); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

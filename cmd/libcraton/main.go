@@ -20,7 +20,14 @@ package main
 */
 import "C"
 
-import "github.com/craton-hsm/craton/pkcs11"
+import (
+	"github.com/craton-hsm/craton/cshared"
+	"github.com/craton-hsm/craton/pkcs11"
+)
+
+// The host's threads hold Go's Ps while they call in; the library's own
+// goroutines need one more (see cshared.ReserveBackgroundP).
+func init() { cshared.ReserveBackgroundP() }
 
 // mod is the one PKCS#11 module of the process. The library is never
 // unloaded (Go c-shared objects are NODELETE), so C_Finalize resets it and

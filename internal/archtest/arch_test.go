@@ -22,7 +22,8 @@ var allowed = map[string][]string{
 	"slots":         {"pkcs11/ck", "backend"},
 	"session":       {"pkcs11/ck", "slots", "backend"},
 	"pkcs11":        {"pkcs11/ck", "session", "slots", "backend", "config", "gcmjournal"},
-	"cmd/libcraton": {"pkcs11", "pkcs11/ck"},
+	"cshared":       {},
+	"cmd/libcraton": {"pkcs11", "pkcs11/ck", "cshared"},
 }
 
 type pkg struct {

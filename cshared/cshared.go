@@ -1,0 +1,44 @@
+// Package cshared sets up Go's runtime for life inside a C host: Craton's
+// library (cmd/libcraton) calls ReserveBackgroundP when the host loads it.
+// It owns no state after that and takes no lock.
+package cshared
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+)
+
+// ReserveBackgroundP raises GOMAXPROCS one above the runtime's default,
+// unless the host's environment sets GOMAXPROCS itself. It returns the
+// value in force afterwards.
+//
+// Why: a host thread that calls into the library takes a P (the right to
+// run Go code) and keeps it between calls, and a busy thread calls again
+// before the runtime's monitor would take it back. With as many busy host
+// threads as Ps, the library's own goroutines — the GCM journal's writer,
+// the collector's background workers — get no P: the journal's writer then
+// starts hundreds of microseconds late, the encrypting threads run out of
+// counts and write the journal themselves, and two threads encrypting
+// under one key got no more done than one (1.01x one thread in p11bench,
+// 1.38x with the extra P, other workloads unchanged).
+//
+// Setting GOMAXPROCS stops the runtime from following a container's CPU
+// limit as it changes (Go 1.25 and later); the default taken here is the
+// one in force when the library loads.
+func ReserveBackgroundP() int {
+	if n := procsFor(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)); n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// procsFor is the GOMAXPROCS to set given the environment's value and the
+// runtime's current one: 0 (leave it) when the environment names a valid
+// value, else one more than the current.
+func procsFor(env string, current int) int {
+	if n, err := strconv.Atoi(env); err == nil && n > 0 {
+		return 0 // the host chose
+	}
+	return current + 1
+}
