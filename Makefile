@@ -12,6 +12,10 @@ export GOTOOLCHAIN
 SO        := $(CURDIR)/libcraton.so
 FIPS_SO   := $(CURDIR)/libcraton-fips.so
 BUILD     := build
+# Every Go binary depends on this stamp, named after the toolchain, so a
+# change of toolchain rebuilds them all (the benchmark compares binaries of
+# one toolchain).
+TOOLCHAIN_STAMP := $(BUILD)/.toolchain-$(GOTOOLCHAIN)
 LDFLAGS   := -extldflags -Wl,--version-script=$(CURDIR)/cmd/libcraton/exports.map
 GOFILES   := $(shell find . -name '*.go' -not -path './build/*' -not -path './bench/*') $(wildcard cmd/libcraton/*.c cmd/libcraton/*.h)
 # The hostile-input harness's seed in `make test` (fixed, so CI is
@@ -25,14 +29,14 @@ FUZZTIME  ?= 200000x
 all: build
 build: $(SO)
 
-$(SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
+$(SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map $(TOOLCHAIN_STAMP)
 	$(GO) build -trimpath -buildmode=c-shared -ldflags '$(LDFLAGS)' -o $@ ./cmd/libcraton
 	@rm -f $(CURDIR)/libcraton.h
 
 # The library on Go's CMVP-certified FIPS 140-3 module (v1.0.0), with
 # fips_mode on unless a configuration turns it off.
 fips: $(FIPS_SO)
-$(FIPS_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
+$(FIPS_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map $(TOOLCHAIN_STAMP)
 	GOFIPS140=certified $(GO) build -trimpath -buildmode=c-shared \
 	  -ldflags '$(LDFLAGS) -X github.com/craton-hsm/craton/config.BuildFIPSDefault=true' -o $@ ./cmd/libcraton
 	@rm -f $(CURDIR)/libcraton-fips.h
@@ -94,6 +98,9 @@ install: $(SO)
 demo: $(SO)
 	@bash tests/demo.sh $(SO)
 
+$(TOOLCHAIN_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.toolchain-* && touch $@
+
 clean:
 	rm -rf $(SO) $(FIPS_SO) $(BUILD) libcraton.h
 # ---- Benchmark (bench/): `make bench`; never part of `make test` -----------
@@ -124,15 +131,15 @@ $(BENCH_CLIENT): bench/p11bench.c bench/sha256.h cmd/libcraton/pkcs11.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -Wno-format-truncation -I cmd/libcraton -o $@ bench/p11bench.c -ldl -lpthread
 
-$(BENCH_CEILING): bench/ceiling/main.go bench/ceiling/go.mod
+$(BENCH_CEILING): bench/ceiling/main.go bench/ceiling/go.mod $(TOOLCHAIN_STAMP)
 	@mkdir -p $(dir $@)
 	cd bench/ceiling && $(GO) build -trimpath -o $(CURDIR)/$@ .
 
-$(BENCH_CEILING)-boring: bench/ceiling/main.go bench/ceiling/go.mod
+$(BENCH_CEILING)-boring: bench/ceiling/main.go bench/ceiling/go.mod $(TOOLCHAIN_STAMP)
 	@mkdir -p $(dir $@)
 	cd bench/ceiling && GOEXPERIMENT=boringcrypto $(GO) build -trimpath -o $(CURDIR)/$@ .
 
-$(BORING_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
+$(BORING_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map $(TOOLCHAIN_STAMP)
 	@mkdir -p $(dir $@)
 	GOEXPERIMENT=boringcrypto $(GO) build -trimpath -buildmode=c-shared -ldflags '$(LDFLAGS)' -o $@ ./cmd/libcraton
 	@rm -f $(basename $@).h
@@ -142,7 +149,7 @@ $(BORING_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
 # shipped build), 64-byte and 1 KiB GCM, one thread, 8 alternating rounds.
 # Writes $(BENCH_OUT)/journal/results.md; `make bench` runs it last.
 MEMJ_SO := $(CURDIR)/$(BUILD)/bench/libcraton-memjournal.so
-$(MEMJ_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map
+$(MEMJ_SO): $(GOFILES) go.mod go.sum cmd/libcraton/exports.map $(TOOLCHAIN_STAMP)
 	@mkdir -p $(dir $@)
 	$(GO) build -trimpath -buildmode=c-shared \
 	  -ldflags '$(LDFLAGS) -X github.com/craton-hsm/craton/pkcs11.benchJournalInMemory=yes' -o $@ ./cmd/libcraton
