@@ -384,76 +384,77 @@ func constBool(v bool) []byte {
 // setDefaults adds the attributes the template left out. The values it
 // gives are borrowed (constants, and mech, which must outlive attrs).
 func setDefaults(attrs *attrBuilder, mech *[8]byte, class, keyType uint64, origin Origin) {
+	def := attrs.setDefault
 	isKey := class == CKO_PUBLIC_KEY || class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
 	secretBearing := class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
-	attrs.setDefault(CKA_TOKEN, constBool(false))
+	def(CKA_TOKEN, constBool(false))
 	// Keys with secret material are private unless the template says
 	// otherwise; everything else is public by default.
-	attrs.setDefault(CKA_PRIVATE, constBool(secretBearing))
-	attrs.setDefault(CKA_MODIFIABLE, constBool(true))
-	attrs.setDefault(CKA_COPYABLE, constBool(true))
-	attrs.setDefault(CKA_DESTROYABLE, constBool(true))
-	attrs.setDefault(CKA_LABEL, nil)
+	def(CKA_PRIVATE, constBool(secretBearing))
+	def(CKA_MODIFIABLE, constBool(true))
+	def(CKA_COPYABLE, constBool(true))
+	def(CKA_DESTROYABLE, constBool(true))
+	def(CKA_LABEL, nil)
 	switch class {
 	case CKO_DATA:
-		attrs.setDefault(CKA_APPLICATION, nil)
-		attrs.setDefault(CKA_OBJECT_ID, nil)
-		attrs.setDefault(CKA_VALUE, nil)
+		def(CKA_APPLICATION, nil)
+		def(CKA_OBJECT_ID, nil)
+		def(CKA_VALUE, nil)
 	case CKO_CERTIFICATE:
-		attrs.setDefault(CKA_TRUSTED, constBool(false))
-		attrs.setDefault(CKA_CERTIFICATE_CATEGORY, ulongZero)
-		attrs.setDefault(CKA_START_DATE, nil)
-		attrs.setDefault(CKA_END_DATE, nil)
-		attrs.setDefault(CKA_SUBJECT, nil)
-		attrs.setDefault(CKA_ID, nil)
-		attrs.setDefault(CKA_ISSUER, nil)
-		attrs.setDefault(CKA_SERIAL_NUMBER, nil)
+		def(CKA_TRUSTED, constBool(false))
+		def(CKA_CERTIFICATE_CATEGORY, ulongZero)
+		def(CKA_START_DATE, nil)
+		def(CKA_END_DATE, nil)
+		def(CKA_SUBJECT, nil)
+		def(CKA_ID, nil)
+		def(CKA_ISSUER, nil)
+		def(CKA_SERIAL_NUMBER, nil)
 	}
 	if !isKey {
 		return
 	}
-	attrs.setDefault(CKA_ID, nil)
-	attrs.setDefault(CKA_START_DATE, nil)
-	attrs.setDefault(CKA_END_DATE, nil)
-	attrs.setDefault(CKA_DERIVE, constBool(false))
+	def(CKA_ID, nil)
+	def(CKA_START_DATE, nil)
+	def(CKA_END_DATE, nil)
+	def(CKA_DERIVE, constBool(false))
 	attrs.set(CKA_LOCAL, constBool(origin.Generated))
 	if origin.Generated {
 		attrs.set(CKA_KEY_GEN_MECHANISM, putULong(mech, origin.Mechanism))
 	} else {
 		attrs.set(CKA_KEY_GEN_MECHANISM, ulongUnavailable)
 	}
-	attrs.setDefault(CKA_ALLOWED_MECHANISMS, nil)
+	def(CKA_ALLOWED_MECHANISMS, nil)
 	switch class {
 	case CKO_PUBLIC_KEY:
-		attrs.setDefault(CKA_SUBJECT, nil)
-		attrs.setDefault(CKA_ENCRYPT, constBool(true))
-		attrs.setDefault(CKA_VERIFY, constBool(true))
-		attrs.setDefault(CKA_VERIFY_RECOVER, constBool(keyType == CKK_RSA))
-		attrs.setDefault(CKA_WRAP, constBool(true))
-		attrs.setDefault(CKA_TRUSTED, constBool(false))
+		def(CKA_SUBJECT, nil)
+		def(CKA_ENCRYPT, constBool(true))
+		def(CKA_VERIFY, constBool(true))
+		def(CKA_VERIFY_RECOVER, constBool(keyType == CKK_RSA))
+		def(CKA_WRAP, constBool(true))
+		def(CKA_TRUSTED, constBool(false))
 	case CKO_PRIVATE_KEY:
-		attrs.setDefault(CKA_SUBJECT, nil)
-		attrs.setDefault(CKA_DECRYPT, constBool(true))
-		attrs.setDefault(CKA_SIGN, constBool(true))
-		attrs.setDefault(CKA_SIGN_RECOVER, constBool(keyType == CKK_RSA))
-		attrs.setDefault(CKA_UNWRAP, constBool(true))
-		attrs.setDefault(CKA_WRAP_WITH_TRUSTED, constBool(false))
-		attrs.setDefault(CKA_ALWAYS_AUTHENTICATE, constBool(false))
+		def(CKA_SUBJECT, nil)
+		def(CKA_DECRYPT, constBool(true))
+		def(CKA_SIGN, constBool(true))
+		def(CKA_SIGN_RECOVER, constBool(keyType == CKK_RSA))
+		def(CKA_UNWRAP, constBool(true))
+		def(CKA_WRAP_WITH_TRUSTED, constBool(false))
+		def(CKA_ALWAYS_AUTHENTICATE, constBool(false))
 	case CKO_SECRET_KEY:
-		attrs.setDefault(CKA_ENCRYPT, constBool(true))
-		attrs.setDefault(CKA_DECRYPT, constBool(true))
-		attrs.setDefault(CKA_SIGN, constBool(true))
-		attrs.setDefault(CKA_VERIFY, constBool(true))
-		attrs.setDefault(CKA_WRAP, constBool(true))
-		attrs.setDefault(CKA_UNWRAP, constBool(true))
-		attrs.setDefault(CKA_WRAP_WITH_TRUSTED, constBool(false))
-		attrs.setDefault(CKA_TRUSTED, constBool(false))
+		def(CKA_ENCRYPT, constBool(true))
+		def(CKA_DECRYPT, constBool(true))
+		def(CKA_SIGN, constBool(true))
+		def(CKA_VERIFY, constBool(true))
+		def(CKA_WRAP, constBool(true))
+		def(CKA_UNWRAP, constBool(true))
+		def(CKA_WRAP_WITH_TRUSTED, constBool(false))
+		def(CKA_TRUSTED, constBool(false))
 	}
 	if secretBearing {
 		// Safe defaults: key material is sensitive and not extractable
 		// unless the template asks otherwise.
-		attrs.setDefault(CKA_SENSITIVE, constBool(true))
-		attrs.setDefault(CKA_EXTRACTABLE, constBool(false))
+		def(CKA_SENSITIVE, constBool(true))
+		def(CKA_EXTRACTABLE, constBool(false))
 		sens, _ := attrs.get(CKA_SENSITIVE)
 		extr, _ := attrs.get(CKA_EXTRACTABLE)
 		sensitive, extractable := sens[0] != 0, extr[0] != 0
