@@ -3,6 +3,7 @@ package slots
 import (
 	"cmp"
 	"iter"
+	"math/bits"
 	"slices"
 	"sync"
 )
@@ -101,10 +102,18 @@ type attrEntry struct {
 
 // attrBuilder collects attributes for a new AttrSet. It borrows the values
 // it is given (a template's, a key generator's, shared constants); build
-// copies them all into the set's own buffer. Lookups are linear: a builder
-// holds at most a few dozen attributes and lives for one creation.
+// copies them all into the set's own buffer.
+//
+// Every attribute PKCS#11 defines for the objects Craton keeps but two
+// (CKA_ALLOWED_MECHANISMS, vendor ones) has a type below smallTypes: those
+// are found through a bitmap and a position table, and build walks the
+// bitmap in order, so neither a lookup nor the sort compares types (a
+// linear lookup per default and a sort were a quarter of a session key's
+// creation). The rest are found by a scan and sorted, being few.
 type attrBuilder struct {
-	ents []attrEntry
+	ents  []attrEntry
+	small [smallTypes / 64]uint64 // bit t: type t (< smallTypes) is in ents, at pos[t]
+	pos   [smallTypes]int32
 	// Room for the values NewObject computes, which the builder borrows
 	// like the others: the CK_ULONGs and the unique ID.
 	ulongs [3][8]byte
@@ -126,6 +135,7 @@ func (b *attrBuilder) release() {
 	}
 	clear(b.ents) // what lies past len was cleared before, or never set
 	b.ents = b.ents[:0]
+	b.small = [smallTypes / 64]uint64{} // pos is read only where a bit is set
 	builders.Put(b)
 }
 
@@ -133,7 +143,16 @@ func newAttrBuilder(capacity int) attrBuilder {
 	return attrBuilder{ents: make([]attrEntry, 0, capacity)}
 }
 
+// smallTypes bounds the types the builder indexes directly.
+const smallTypes = 1024
+
 func (b *attrBuilder) find(t uint64) int {
+	if t < smallTypes {
+		if b.small[t/64]&(1<<(t%64)) != 0 {
+			return int(b.pos[t])
+		}
+		return -1
+	}
 	for i := range b.ents {
 		if b.ents[i].t == t {
 			return i
@@ -157,32 +176,48 @@ func (b *attrBuilder) set(t uint64, v []byte) {
 		b.ents[i].v = v
 		return
 	}
-	b.ents = append(b.ents, attrEntry{t, v})
+	b.add(t, v)
 }
 
 // add appends t, which the builder must not hold yet.
-func (b *attrBuilder) add(t uint64, v []byte) { b.ents = append(b.ents, attrEntry{t, v}) }
+func (b *attrBuilder) add(t uint64, v []byte) {
+	if t < smallTypes {
+		b.small[t/64] |= 1 << (t % 64)
+		b.pos[t] = int32(len(b.ents))
+	}
+	b.ents = append(b.ents, attrEntry{t, v})
+}
 
 // setDefault gives t the value v unless it has one.
 func (b *attrBuilder) setDefault(t uint64, v []byte) {
 	if !b.has(t) {
-		b.ents = append(b.ents, attrEntry{t, v})
+		b.add(t, v)
 	}
 }
 
-// build makes the set: the types sorted, every value copied. It sorts
+// build makes the set: the types sorted, every value copied. It orders
 // positions, not the entries: moving entries (which hold pointers) in a
 // pooled, heap-allocated builder made the collector's write barrier a
 // quarter of a key's creation.
 func (b *attrBuilder) build() AttrSet {
 	var room [maxBuildAttrs]attrPos
 	order := room[:0]
+	for w, word := range b.small {
+		for word != 0 {
+			t := uint64(w*64 + bits.TrailingZeros64(word))
+			order = append(order, attrPos{t, int(b.pos[t])})
+			word &= word - 1
+		}
+	}
+	large := len(order)
 	size := 0
 	for i, e := range b.ents {
-		order = append(order, attrPos{e.t, i})
+		if e.t >= smallTypes {
+			order = append(order, attrPos{e.t, i})
+		}
 		size += len(e.v)
 	}
-	slices.SortFunc(order, func(x, y attrPos) int { return cmp.Compare(x.t, y.t) })
+	slices.SortFunc(order[large:], func(x, y attrPos) int { return cmp.Compare(x.t, y.t) })
 	s := newSet(len(order), size)
 	for i, p := range order {
 		s.types[i] = p.t
