@@ -6,9 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha1"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"testing"
 
 	. "github.com/craton-hsm/craton/pkcs11/ck"
@@ -279,6 +281,67 @@ func TestECDSASHA1AgainstGo(t *testing.T) {
 		}
 		if err := katVerify(b, Mechanism{Type: CKM_ECDSA_SHA1}, CKK_EC, kp.Public, append(msg, '!'), gsig); !errors.Is(err, CKR_SIGNATURE_INVALID) {
 			t.Errorf("%s: a changed message: %v, want CKR_SIGNATURE_INVALID", c.curve.Params().Name, err)
+		}
+	}
+}
+
+// TestECDSADERConversion: the hand-written DER of r || s is asn1.Marshal's,
+// and reading it back gives r || s, for every curve size and for the edge
+// values (leading zero bytes, the high bit set, 1, the largest); malformed
+// DER is refused.
+func TestECDSADERConversion(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(3, 4))
+	for _, size := range []int{32, 48, 66} {
+		edge := [][]byte{
+			append(make([]byte, size-1), 1),
+			bytes.Repeat([]byte{0xff}, size),
+			append([]byte{0x80}, make([]byte, size-1)...),
+			append([]byte{0, 0x7f}, bytes.Repeat([]byte{0xff}, size-2)...),
+			append([]byte{0, 0, 0x80}, bytes.Repeat([]byte{1}, size-3)...),
+		}
+		for i := range 200 {
+			raw := make([]byte, 2*size)
+			for j := range raw {
+				raw[j] = byte(r.Uint32())
+			}
+			if i < len(edge)*len(edge) {
+				copy(raw[:size], edge[i%len(edge)])
+				copy(raw[size:], edge[i/len(edge)])
+			}
+			if size == 66 { // P-521: 521 bits
+				raw[0] &= 1
+				raw[size] &= 1
+			}
+			if new(big.Int).SetBytes(raw[:size]).Sign() == 0 || new(big.Int).SetBytes(raw[size:]).Sign() == 0 {
+				continue // never a signature
+			}
+			want, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(raw[:size]), new(big.Int).SetBytes(raw[size:])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			der := ecdsaDERFromRaw(raw, size)
+			if !bytes.Equal(der, want) {
+				t.Fatalf("size %d: DER of %x = %x, asn1 gives %x", size, raw, der, want)
+			}
+			back, err := ecdsaRawFromDER(der, size)
+			if err != nil || !bytes.Equal(back, raw) {
+				t.Fatalf("size %d: back from %x = %x, %v; want %x", size, der, back, err, raw)
+			}
+		}
+	}
+	good := ecdsaDERFromRaw(append(make([]byte, 31), 5, 0x80, 0x01), 32)
+	for name, der := range map[string][]byte{
+		"empty":          {},
+		"not a sequence": append([]byte{0x31}, good[1:]...),
+		"trailing byte":  append(append([]byte{}, good...), 0),
+		"cut short":      good[:len(good)-1],
+		"one integer":    {0x30, 0x03, 0x02, 0x01, 0x05},
+		"negative r":     {0x30, 0x06, 0x02, 0x01, 0x85, 0x02, 0x01, 0x05},
+		"r too long":     append([]byte{0x30, 0x27, 0x02, 0x22, 0x01}, append(make([]byte, 33), 0x02, 0x01, 0x05)...),
+		"indefinite":     {0x30, 0x80, 0x02, 0x01, 0x05, 0x02, 0x01, 0x05, 0, 0},
+	} {
+		if _, err := ecdsaRawFromDER(der, 32); err == nil {
+			t.Errorf("%s: %x accepted", name, der)
 		}
 	}
 }

@@ -8,9 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/subtle"
-	"encoding/asn1"
 	"hash"
-	"math/big"
 
 	. "github.com/craton-hsm/craton/pkcs11/ck"
 )
@@ -328,8 +326,6 @@ func (b *Backend) rsaSign(c *signCore, mech Mechanism, key *Key, sign bool, ch c
 	}
 }
 
-type ecdsaSig struct{ R, S *big.Int }
-
 func (b *Backend) ecdsaSign(c *signCore, mech Mechanism, key *Key, sign bool, hf func() hash.Hash) error {
 	if len(mech.Param) != 0 {
 		return paramErr("ECDSA takes no parameter")
@@ -373,14 +369,7 @@ func (b *Backend) ecdsaSign(c *signCore, mech Mechanism, key *Key, sign bool, hf
 		if err != nil {
 			return nil, err
 		}
-		var s ecdsaSig
-		if _, err := asn1.Unmarshal(der, &s); err != nil {
-			return nil, err
-		}
-		out := make([]byte, 2*size)
-		s.R.FillBytes(out[:size])
-		s.S.FillBytes(out[size:])
-		return out, nil
+		return ecdsaRawFromDER(der, size)
 	}
 	c.vrfy = func(d, sig []byte) error {
 		if err := check(d); err != nil {
@@ -389,13 +378,107 @@ func (b *Backend) ecdsaSign(c *signCore, mech Mechanism, key *Key, sign bool, hf
 		if len(sig) != 2*size {
 			return Errorf(CKR_SIGNATURE_LEN_RANGE, "ECDSA signature of %d bytes, want %d", len(sig), 2*size)
 		}
-		der, err := asn1.Marshal(ecdsaSig{new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])})
-		if err != nil || !ecdsa.VerifyASN1(pub, d, der) {
+		if !ecdsa.VerifyASN1(pub, d, ecdsaDERFromRaw(sig, size)) {
 			return errSig
 		}
 		return nil
 	}
 	return nil
+}
+
+var errMalformedECDSA = Errorf(CKR_FUNCTION_FAILED, "malformed ECDSA signature from the crypto module")
+
+// ecdsaRawFromDER turns Go's DER signature (SEQUENCE { INTEGER r, INTEGER s })
+// into PKCS#11's r || s, each left-padded to size bytes. Written out: asn1's
+// reflection and two big.Ints were a dozen allocations a signature.
+func ecdsaRawFromDER(der []byte, size int) ([]byte, error) {
+	bad := errMalformedECDSA
+	body, rest, ok := derTLV(der, 0x30)
+	if !ok || len(rest) != 0 {
+		return nil, bad
+	}
+	out := make([]byte, 2*size)
+	for i := range 2 {
+		var n []byte
+		if n, body, ok = derTLV(body, 0x02); !ok || len(n) == 0 || n[0]&0x80 != 0 {
+			return nil, bad // absent, empty or negative
+		}
+		if len(n) > 1 && n[0] == 0 {
+			n = n[1:]
+		}
+		if len(n) > size {
+			return nil, bad
+		}
+		copy(out[(i+1)*size-len(n):(i+1)*size], n)
+	}
+	if len(body) != 0 {
+		return nil, bad
+	}
+	return out, nil
+}
+
+// derTLV reads one DER element of the given tag from b (short or one- or
+// two-byte long form lengths: enough for any ECDSA signature), returning
+// its contents and what follows.
+func derTLV(b []byte, tag byte) (contents, rest []byte, ok bool) {
+	if len(b) < 2 || b[0] != tag {
+		return nil, nil, false
+	}
+	n, hdr := int(b[1]), 2
+	switch {
+	case b[1] == 0x81 && len(b) >= 3:
+		n, hdr = int(b[2]), 3
+	case b[1] == 0x82 && len(b) >= 4:
+		n, hdr = int(b[2])<<8|int(b[3]), 4
+	case b[1] >= 0x80:
+		return nil, nil, false
+	}
+	if len(b)-hdr < n {
+		return nil, nil, false
+	}
+	return b[hdr : hdr+n], b[hdr+n:], true
+}
+
+// ecdsaDERFromRaw is ecdsaRawFromDER's inverse, for VerifyASN1: r and s
+// as minimal positive DER INTEGERs in a SEQUENCE.
+func ecdsaDERFromRaw(raw []byte, size int) []byte {
+	ints := [2][]byte{raw[:size], raw[size:]}
+	body := 0
+	for i, n := range ints {
+		for len(n) > 1 && n[0] == 0 {
+			n = n[1:]
+		}
+		ints[i] = n
+		body += 2 + len(n)
+		if n[0]&0x80 != 0 {
+			body++ // a 0x00 keeps it positive
+		}
+	}
+	out := make([]byte, 0, 4+body)
+	out = appendDERHeader(out, 0x30, body)
+	for _, n := range ints {
+		l := len(n)
+		if n[0]&0x80 != 0 {
+			l++
+		}
+		out = appendDERHeader(out, 0x02, l)
+		if l > len(n) {
+			out = append(out, 0)
+		}
+		out = append(out, n...)
+	}
+	return out
+}
+
+func appendDERHeader(b []byte, tag byte, n int) []byte {
+	switch {
+	case n < 0x80:
+		return append(b, tag, byte(n))
+	case n <= 0xff:
+		return append(b, tag, 0x81, byte(n))
+	default:
+		return append(b, tag, 0x82, byte(n>>8), byte(n))
+	}
 }
 
 func edSign(c *signCore, mech Mechanism, key *Key, sign bool) error {
