@@ -189,8 +189,8 @@ type attrTable struct {
 	spec     map[uint64]attrSpec // every attribute of the class and key type but the common ones
 	required []uint64            // sorted
 	// size is how many attributes an object of the class and key type can
-	// have (common ones included): NewObject sizes its map with it, so
-	// that adding the defaults never grows the map.
+	// have (common ones included); maxBuildAttrs must cover the largest, so
+	// that NewObject's pooled builder never grows (TestBuilderRoomCoversEveryClass).
 	size int
 	// secrets are the attributes that hold key material (Object.wipe).
 	secrets []uint64

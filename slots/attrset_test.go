@@ -61,3 +61,14 @@ func TestAttrBuilder(t *testing.T) {
 		t.Fatal("a released builder came back holding attributes")
 	}
 }
+
+// TestBuilderRoomCoversEveryClass: a pooled builder has room for every
+// attribute of the largest class and key type, so making an object never
+// grows it (and build's position array stays on the stack).
+func TestBuilderRoomCoversEveryClass(t *testing.T) {
+	for i, tab := range attrTables {
+		if tab.size > maxBuildAttrs {
+			t.Errorf("table %#x/%#x: %d attributes, maxBuildAttrs %d", tableKeys[i][0], tableKeys[i][1], tab.size, maxBuildAttrs)
+		}
+	}
+}
