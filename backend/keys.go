@@ -49,17 +49,7 @@ func isEd25519Params(params []byte) bool {
 // CKA_EC_POINT holds. Written out by hand: asn1.Marshal reflects and made
 // five allocations of every EC key pair generated.
 func ECPointDER(raw []byte) []byte {
-	n := len(raw)
-	var hdr []byte
-	switch {
-	case n < 0x80:
-		hdr = []byte{0x04, byte(n)}
-	case n <= 0xff:
-		hdr = []byte{0x04, 0x81, byte(n)}
-	default: // no point Craton handles is longer than 133 bytes (P-521)
-		hdr = []byte{0x04, 0x82, byte(n >> 8), byte(n)}
-	}
-	return append(append(make([]byte, 0, len(hdr)+n), hdr...), raw...)
+	return append(appendDERHeader(make([]byte, 0, 4+len(raw)), 0x04, len(raw)), raw...)
 }
 
 // ecPointRaw accepts CKA_EC_POINT or ECDH public data either DER-wrapped or

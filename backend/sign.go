@@ -392,27 +392,26 @@ var errMalformedECDSA = Errorf(CKR_FUNCTION_FAILED, "malformed ECDSA signature f
 // into PKCS#11's r || s, each left-padded to size bytes. Written out: asn1's
 // reflection and two big.Ints were a dozen allocations a signature.
 func ecdsaRawFromDER(der []byte, size int) ([]byte, error) {
-	bad := errMalformedECDSA
 	body, rest, ok := derTLV(der, 0x30)
 	if !ok || len(rest) != 0 {
-		return nil, bad
+		return nil, errMalformedECDSA
 	}
 	out := make([]byte, 2*size)
 	for i := range 2 {
 		var n []byte
 		if n, body, ok = derTLV(body, 0x02); !ok || len(n) == 0 || n[0]&0x80 != 0 {
-			return nil, bad // absent, empty or negative
+			return nil, errMalformedECDSA // absent, empty or negative
 		}
 		if len(n) > 1 && n[0] == 0 {
 			n = n[1:]
 		}
 		if len(n) > size {
-			return nil, bad
+			return nil, errMalformedECDSA
 		}
 		copy(out[(i+1)*size-len(n):(i+1)*size], n)
 	}
 	if len(body) != 0 {
-		return nil, bad
+		return nil, errMalformedECDSA
 	}
 	return out, nil
 }
@@ -470,6 +469,8 @@ func ecdsaDERFromRaw(raw []byte, size int) []byte {
 	return out
 }
 
+// appendDERHeader appends a DER tag and length (short form, or long form of
+// one or two bytes: up to 65,535).
 func appendDERHeader(b []byte, tag byte, n int) []byte {
 	switch {
 	case n < 0x80:
