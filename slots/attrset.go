@@ -139,8 +139,14 @@ func (b *attrBuilder) release() {
 	builders.Put(b)
 }
 
-func newAttrBuilder(capacity int) attrBuilder {
-	return attrBuilder{ents: make([]attrEntry, 0, capacity)}
+// builderOf is a builder holding s's attributes (borrowed, as any value
+// given to a builder), with room for extra more.
+func builderOf(s AttrSet, extra int) attrBuilder {
+	b := attrBuilder{ents: make([]attrEntry, 0, s.Len()+extra)}
+	for t, v := range s.All() {
+		b.add(t, v)
+	}
+	return b
 }
 
 // smallTypes bounds the types the builder indexes directly.
@@ -248,26 +254,10 @@ func newSet(n, size int) AttrSet {
 	return AttrSet{types: make([]uint64, n), ends: make([]uint32, n), data: make([]byte, 0, size)}
 }
 
-// packEntries makes a set of entries already sorted by type, without
-// duplicates, copying their values.
-func packEntries(ents []attrEntry) AttrSet {
-	size := 0
-	for _, e := range ents {
-		size += len(e.v)
-	}
-	s := newSet(len(ents), size)
-	for i, e := range ents {
-		s.types[i] = e.t
-		s.data = append(s.data, e.v...)
-		s.ends[i] = uint32(len(s.data))
-	}
-	return s
-}
-
 // AttrSetOf makes a set from a map, copying the values: for tests and for
 // key material made outside the token.
 func AttrSetOf(m map[uint64][]byte) AttrSet {
-	b := newAttrBuilder(len(m))
+	b := attrBuilder{ents: make([]attrEntry, 0, len(m))}
 	for t, v := range m {
 		b.add(t, v)
 	}

@@ -478,10 +478,7 @@ func (o *Object) Changed(tmpl Template, mode ChangeMode, isSO bool) (*Object, er
 	class, keyType := o.Class(), o.KeyType()
 	// The builder borrows o's values and the template's; build copies
 	// them, so the new object shares no buffer with o.
-	attrs := newAttrBuilder(o.Attrs.Len() + len(tmpl) + 1)
-	for t, v := range o.Attrs.All() {
-		attrs.add(t, v)
-	}
+	attrs := builderOf(o.Attrs, len(tmpl)+1)
 	for _, a := range tmpl {
 		s, ok := specFor(class, keyType, a.Type)
 		if !ok {

@@ -121,12 +121,7 @@ func (t *Token) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.forgetKeysLocked()
-	t.sessMu.Lock()
-	for _, o := range t.sessObjs {
-		o.retire()
-	}
-	t.sessObjs = map[uint64]*Object{}
-	t.sessMu.Unlock()
+	t.DropSessionObjects(0) // sessMu after mu
 	return t.store.Close()
 }
 
@@ -292,12 +287,7 @@ func (t *Token) InitToken(soPIN []byte, label string) error {
 	}
 	t.mu.Lock()
 	t.forgetKeysLocked()
-	t.sessMu.Lock()
-	for _, o := range t.sessObjs {
-		o.retire()
-	}
-	t.sessObjs = map[uint64]*Object{}
-	t.sessMu.Unlock()
+	t.DropSessionObjects(0) // sessMu after mu
 	t.mu.Unlock()
 	t.log.Info("token initialised", zap.Uint64("slot", t.SlotID))
 	return nil

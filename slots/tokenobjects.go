@@ -32,8 +32,7 @@ func (t *Token) split(o *Object) (clearRec, sealedRec AttrSet) {
 			clearB.add(typ, v)
 		}
 	}
-	// Both in o's order, which is sorted already.
-	return packEntries(clearB.ents), packEntries(sealedB.ents)
+	return clearB.build(), sealedB.build()
 }
 
 // rowLocked encodes o for the store. t.mu held.
@@ -87,10 +86,7 @@ func (t *Token) decodeLocked(r Row) (*Object, error) {
 		if err != nil {
 			return nil, err
 		}
-		var both attrBuilder
-		for typ, v := range attrs.All() {
-			both.add(typ, v)
-		}
+		both := builderOf(attrs, sealed.Len())
 		for typ, v := range sealed.All() {
 			both.set(typ, v)
 		}
@@ -306,12 +302,7 @@ func (t *Token) tokenObjectLocked(h int64, version int64) (*Object, error) {
 		o = &Object{Handle: uint64(h), Attrs: attrs, Version: r.Version, Locked: true}
 		if !errors.Is(err, errNeedsLogin) || derr != nil {
 			o.Corrupt = true
-			var b attrBuilder
-			if derr == nil {
-				for typ, v := range attrs.All() {
-					b.add(typ, v)
-				}
-			}
+			b := builderOf(attrs, 2) // attrs is empty if it did not decode
 			b.set(CKA_TOKEN, Bool(true))
 			b.set(CKA_PRIVATE, Bool(r.Private))
 			o.Attrs = b.build()
