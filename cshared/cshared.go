@@ -1,6 +1,8 @@
 // Package cshared sets up Go's runtime for life inside a C host: Craton's
-// library (cmd/libcraton) calls ReserveBackgroundP when the host loads it.
-// It owns no state after that and takes no lock.
+// library (cmd/libcraton) calls ReserveBackgroundP and KeepHeapFloor when
+// the host loads it. The heap floor's tuner is its only state after that; it
+// runs on the runtime's finalizer goroutine and takes only its own mutex,
+// never while holding another.
 package cshared
 
 import (

@@ -25,9 +25,15 @@ import (
 	"github.com/craton-hsm/craton/pkcs11"
 )
 
-// The host's threads hold Go's Ps while they call in; the library's own
-// goroutines need one more (see cshared.ReserveBackgroundP).
-func init() { cshared.ReserveBackgroundP() }
+// The host's threads hold Go's Ps while they call in, so the library's own
+// goroutines need one more (cshared.ReserveBackgroundP); its heap is small
+// and short-lived garbage is most of what it allocates, so the collector
+// waits for a floor (cshared.KeepHeapFloor). Either gives way to the host's
+// GOMAXPROCS, GOGC or GOMEMLIMIT.
+func init() {
+	cshared.ReserveBackgroundP()
+	cshared.KeepHeapFloor(cshared.HeapFloor)
+}
 
 // mod is the one PKCS#11 module of the process. The library is never
 // unloaded (Go c-shared objects are NODELETE), so C_Finalize resets it and
