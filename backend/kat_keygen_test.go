@@ -389,3 +389,33 @@ func TestECPointDER(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckKeyAttrsECPrivate: an EC private key's CKA_VALUE must be a
+// scalar of its curve (a short one, leading zeros stripped by the client,
+// is padded); zero and the group order are refused, as is an unknown curve.
+func TestCheckKeyAttrsECPrivate(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := ecKeyBytes(k)
+	check := func(params, value []byte) error {
+		a := Attrs{CKA_EC_PARAMS: params, CKA_VALUE: value}
+		return CheckKeyAttrs(CKO_PRIVATE_KEY, CKK_EC, func(t uint64) ([]byte, bool) { v, ok := a[t]; return v, ok })
+	}
+	if err := check(oidP256, d); err != nil {
+		t.Errorf("a generated P-256 scalar: %v", err)
+	}
+	if err := check(oidP256, []byte{7}); err != nil {
+		t.Errorf("a one-byte scalar (leading zeros stripped): %v", err)
+	}
+	order := elliptic.P256().Params().N.Bytes()
+	for name, c := range map[string]struct{ params, value []byte }{
+		"zero":          {oidP256, make([]byte, 32)},
+		"the order":     {oidP256, order},
+		"too long":      {oidP256, append([]byte{1}, d...)},
+		"unknown curve": {[]byte{0x06, 0x01, 0x00}, d},
+	} {
+		katWantRV(t, name, check(c.params, c.value), CKR_ATTRIBUTE_VALUE_INVALID)
+	}
+}

@@ -118,7 +118,11 @@ func ecPrivate(a Attrs) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := a[CKA_VALUE]
+	return ecPrivateOn(c, a[CKA_VALUE])
+}
+
+// ecPrivateOn parses scalar d as a private key on curve c.
+func ecPrivateOn(c elliptic.Curve, d []byte) (*ecdsa.PrivateKey, error) {
 	size := (c.Params().BitSize + 7) / 8
 	if len(d) < size {
 		// Some clients strip leading zeros of the scalar.
@@ -310,7 +314,7 @@ func CheckKeyAttrs(class, keyType uint64, get func(t uint64) ([]byte, bool)) err
 			if _, err := ecdsa.ParseUncompressedPublicKey(c, raw); err != nil {
 				return bad("CKA_EC_POINT is not on its curve")
 			}
-		} else if _, err := ecPrivate(Attrs{CKA_EC_PARAMS: val(CKA_EC_PARAMS), CKA_VALUE: val(CKA_VALUE)}); err != nil {
+		} else if _, err := ecPrivateOn(c, val(CKA_VALUE)); err != nil {
 			return bad("CKA_VALUE is not a scalar of its curve")
 		}
 	case CKK_EC_EDWARDS:
