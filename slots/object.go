@@ -316,7 +316,7 @@ func NewObject(tmpl Template, origin Origin, isSO bool) (*Object, error) {
 			return nil, Errorf(CKR_TEMPLATE_INCOMPLETE, "no %s", AttrName(t))
 		}
 	}
-	setDefaults(attrs, &attrs.ulongs[0], class, keyType, origin)
+	setDefaults(attrs, class, keyType, origin)
 	if class == CKO_SECRET_KEY {
 		val, _ := attrs.get(CKA_VALUE)
 		lens := secretKeyTypes[keyType]
@@ -382,8 +382,9 @@ func constBool(v bool) []byte {
 }
 
 // setDefaults adds the attributes the template left out. The values it
-// gives are borrowed (constants, and mech, which must outlive attrs).
-func setDefaults(attrs *attrBuilder, mech *[8]byte, class, keyType uint64, origin Origin) {
+// gives are borrowed: constants, and CKA_KEY_GEN_MECHANISM written into
+// attrs.ulongs[0].
+func setDefaults(attrs *attrBuilder, class, keyType uint64, origin Origin) {
 	def := attrs.setDefault
 	isKey := class == CKO_PUBLIC_KEY || class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
 	secretBearing := class == CKO_PRIVATE_KEY || class == CKO_SECRET_KEY
@@ -419,7 +420,7 @@ func setDefaults(attrs *attrBuilder, mech *[8]byte, class, keyType uint64, origi
 	def(CKA_DERIVE, constBool(false))
 	attrs.set(CKA_LOCAL, constBool(origin.Generated))
 	if origin.Generated {
-		attrs.set(CKA_KEY_GEN_MECHANISM, putULong(mech, origin.Mechanism))
+		attrs.set(CKA_KEY_GEN_MECHANISM, putULong(&attrs.ulongs[0], origin.Mechanism))
 	} else {
 		attrs.set(CKA_KEY_GEN_MECHANISM, ulongUnavailable)
 	}
