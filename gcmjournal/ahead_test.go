@@ -325,3 +325,60 @@ func TestExhaustedElsewhereKeepsBlock(t *testing.T) {
 		t.Fatalf("a %d + b %d = %d, want 2100", na, nb, na+nb)
 	}
 }
+
+// TestAheadQueuedDuringForegroundWrite: a key that queues its block ahead
+// while another key's foreground write is in flight, and the background
+// writer waits for work, gets the block when that write ends: the writer
+// is woken then, not only when a key is queued with no write in flight.
+func TestAheadQueuedDuringForegroundWrite(t *testing.T) {
+	path := tempPath(t)
+	j := open(t, path, 0, 1024, nil)
+	for range 512 { // [0, 1024) in the foreground, [1024, 1536) fetched ahead
+		if err := j.Reserve(fpA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ceil, _ := j.Count(fpA); ceil != 1536 {
+		t.Fatalf("ceiling %d, want 1536", ceil)
+	}
+	within(t, 10*time.Second, "the background writer waiting for work", func() {
+		for {
+			j.mu.Lock()
+			idle := j.bgAsleep || (j.wakeFD == nil && !j.writing)
+			j.mu.Unlock()
+			if idle {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+
+	started, release := make(chan struct{}), make(chan struct{})
+	j.testHook = func(point string) error {
+		if point == "foreground" {
+			close(started)
+			<-release
+		}
+		return nil
+	}
+	bDone := make(chan error, 1)
+	go func() { bDone <- j.Reserve(fpB) }() // B has no count: a foreground write
+	<-started
+	for range 512 { // A is down to 512 in hand: its block ahead is queued
+		if err := j.Reserve(fpA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	if err := <-bDone; err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "A's block ahead after B's write", func() {
+		for fileCeiling(t, path, fpA) != 2048 {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	if c, ceil, _ := j.Count(fpA); c != 1024 || ceil != 2048 {
+		t.Fatalf("Count = %d, %d; want 1024, 2048", c, ceil)
+	}
+}

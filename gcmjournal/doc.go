@@ -265,6 +265,17 @@
 // for the token (on Journal.cond, which releases Journal.mu); a Reserve that
 // still holds counts never waits for it.
 //
+// The background writer waits for work on an eventfd (Journal.wakeFD, read
+// in Go's network poller with Journal.bgAsleep set and Journal.mu released),
+// not on Journal.cond: whoever queues a key, or ends a write, while it
+// sleeps there writes to the eventfd (kickWriter, under Journal.mu). Woken
+// through Journal.cond, the writer was made runnable on the encrypting
+// thread's P, and the runtime woke another thread to steal it from there;
+// the eventfd costs the encrypting thread one write(2). Alternating with the
+// cond in one run: 64-byte encryptions 2 % faster, 1 KiB 5 % (round
+// medians), and 9 of 11 separate runs faster. It waits on Journal.cond only
+// for a write in flight, which broadcasts when it ends.
+//
 // [Journal.Count] waits for the writes in flight or queued when it is
 // called, so that what it reports is settled. [Journal.Close] marks the
 // journal closed (Reserve then returns ErrClosed), waits for the write in

@@ -110,6 +110,8 @@ type Journal struct {
 	writing        bool          // the write token: a write (flock, read, rewrite) is in flight
 	gen            uint64        // writes finished so far
 	bgRunning      bool          // the background writer goroutine is running
+	bgAsleep       bool          // it waits in wakeFD.wait for work; woken by kickWriter
+	wakeFD         *wakeFD       // nil: the writer waits on cond
 	bg             sync.WaitGroup
 	lock           *os.File // the lock file, path+".lock"; flock'd around every read-modify-write
 	closed         bool
@@ -216,6 +218,7 @@ func Open(o Options) (*Journal, error) {
 	}
 	if j.step >= minAheadStep {
 		j.half = j.step / 2
+		j.wakeFD = newWakeFD()
 	}
 	if o.Sealer == nil {
 		return nil, errors.New("gcmjournal: a journal file needs a Sealer")
@@ -253,6 +256,9 @@ func Open(o Options) (*Journal, error) {
 		j.dropView()
 		j.dropRaise()
 		j.lock.Close()
+		if j.wakeFD != nil {
+			j.wakeFD.close()
+		}
 		return nil, fmt.Errorf("gcm journal %s: %w", path, err)
 	}
 	return j, nil
@@ -424,11 +430,15 @@ func (j *Journal) Close() error {
 		e.barred.Store(true) // Counter.Reserve falls back on Reserve, which returns ErrClosed
 	}
 	j.cond.Broadcast()
+	j.kickWriter()
 	for j.writing {
 		j.cond.Wait()
 	}
 	j.mu.Unlock()
 	j.bg.Wait()
+	if j.wakeFD != nil {
+		j.wakeFD.close()
+	}
 	j.dropView() // no write can start now
 	j.dropRaise()
 	if j.lock != nil {

@@ -28,7 +28,20 @@ func (j *Journal) maybeAhead(fp Fingerprint, e *entry) {
 		j.bg.Add(1)
 		go j.background()
 	case !j.writing:
-		j.cond.Broadcast() // the writer waits for work
+		j.kickWriter() // the writer waits for work
+	}
+}
+
+// kickWriter wakes the background writer if it waits for work and has
+// some (or the journal closed). Called with j.mu held.
+func (j *Journal) kickWriter() {
+	if j.wakeFD == nil {
+		j.cond.Broadcast()
+		return
+	}
+	if j.bgAsleep && (len(j.wanted) > 0 || j.closed) {
+		j.bgAsleep = false
+		j.wakeFD.wake()
 	}
 }
 
@@ -90,7 +103,15 @@ func (j *Journal) background() {
 	defer j.mu.Unlock()
 	for {
 		for (j.writing || len(j.wanted) == 0) && !j.closed {
-			j.cond.Wait()
+			if j.wakeFD == nil || j.writing {
+				j.cond.Wait() // a write in flight broadcasts when it ends
+				continue
+			}
+			j.bgAsleep = true
+			j.mu.Unlock()
+			j.wakeFD.wait()
+			j.mu.Lock()
+			j.bgAsleep = false
 		}
 		if j.closed {
 			j.bgRunning = false
@@ -263,6 +284,7 @@ func (j *Journal) write(who string) {
 	j.writing = false
 	j.gen++
 	j.cond.Broadcast()
+	j.kickWriter() // keys queued during the write, when the writer waits for work
 }
 
 // merge merges the journal content data, assessed as a (nil when there is
