@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"syscall"
+	"time"
 )
 
 // wakeFD is how the background writer is woken for work: an eventfd its
@@ -27,7 +28,15 @@ func newWakeFD() *wakeFD {
 	if errno != 0 {
 		return nil
 	}
-	return &wakeFD{f: os.NewFile(fd, "gcm-journal-wake"), fd: int(fd)}
+	f := os.NewFile(fd, "gcm-journal-wake")
+	// Only a file in the poller parks its reader: one outside it (the
+	// poller refused it) would return EAGAIN at once, and the writer
+	// would spin. Such a file has no deadlines.
+	if f.SetReadDeadline(time.Time{}) != nil {
+		f.Close()
+		return nil
+	}
+	return &wakeFD{f: f, fd: int(fd)}
 }
 
 // wake makes the next (or current) wait return.

@@ -1,0 +1,35 @@
+package gcmjournal
+
+import (
+	"testing"
+	"time"
+)
+
+// TestWakeFD: a wait returns at once after a wake (several wakes make one),
+// blocks without one until the next wake, and returns when the eventfd is
+// closed.
+func TestWakeFD(t *testing.T) {
+	w := newWakeFD()
+	if w == nil {
+		t.Fatal("no eventfd waker on Linux")
+	}
+	w.wake()
+	w.wake()
+	within(t, 10*time.Second, "wait after two wakes", w.wait)
+
+	done := make(chan struct{})
+	go func() { w.wait(); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("wait returned with no wake pending (the two wakes counted twice?)")
+	case <-time.After(50 * time.Millisecond):
+	}
+	w.wake()
+	within(t, 10*time.Second, "wait woken", func() { <-done })
+
+	done = make(chan struct{})
+	go func() { w.wait(); close(done) }()
+	time.Sleep(10 * time.Millisecond)
+	w.close()
+	within(t, 10*time.Second, "wait on a closed eventfd", func() { <-done })
+}
