@@ -271,10 +271,10 @@
 // sleeps there writes to the eventfd (kickWriter, under Journal.mu). Woken
 // through Journal.cond, the writer was made runnable on the encrypting
 // thread's P, and the runtime woke another thread to steal it from there;
-// the eventfd costs the encrypting thread one write(2). Alternating with the
-// cond in one run: 64-byte encryptions 2 % faster, 1 KiB 5 % (round
-// medians), and 9 of 11 separate runs faster. It waits on Journal.cond only
-// for a write in flight, which broadcasts when it ends.
+// the eventfd costs the encrypting thread one write(2). Against the cond,
+// in two alternating runs through the library (round medians): 64-byte
+// encryptions 2 % and 11 % faster, 1 KiB 5 % and 11 %. It waits on
+// Journal.cond only for a write in flight, which broadcasts when it ends.
 //
 // [Journal.Count] waits for the writes in flight or queued when it is
 // called, so that what it reports is settled. [Journal.Close] marks the
