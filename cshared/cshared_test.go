@@ -13,7 +13,8 @@ func TestProcsFor(t *testing.T) {
 		current, want int
 	}{
 		{"", 2, 3},
-		{"", 1, 2},
+		{"", 1, 3}, // one CPU: a second spare P stays idle (see ReserveBackgroundP)
+		{"", 8, 9},
 		{"4", 4, 0},   // the host chose: leave it
 		{"1", 1, 0},   // even one
 		{"0", 2, 3},   // not a valid setting: the runtime ignored it too
@@ -27,13 +28,17 @@ func TestProcsFor(t *testing.T) {
 }
 
 // TestReserveBackgroundP runs the real thing on this process: one P more
-// than before with GOMAXPROCS unset, none with it set.
+// than before with GOMAXPROCS unset (two from one), none with it set.
 func TestReserveBackgroundP(t *testing.T) {
 	before := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(before)
+	want := before + 1
+	if before == 1 {
+		want = 3
+	}
 	t.Setenv("GOMAXPROCS", "")
-	if got := ReserveBackgroundP(); got != before+1 || runtime.GOMAXPROCS(0) != before+1 {
-		t.Fatalf("unset: ReserveBackgroundP() = %d (GOMAXPROCS now %d), want %d", got, runtime.GOMAXPROCS(0), before+1)
+	if got := ReserveBackgroundP(); got != want || runtime.GOMAXPROCS(0) != want {
+		t.Fatalf("unset: ReserveBackgroundP() = %d (GOMAXPROCS now %d), want %d", got, runtime.GOMAXPROCS(0), want)
 	}
 	runtime.GOMAXPROCS(before)
 	t.Setenv("GOMAXPROCS", "1")
