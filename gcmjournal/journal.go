@@ -337,8 +337,11 @@ func (c *Counter) Reserve() error {
 	}
 	if j.aheadDue(e.unused()) && !e.queued.Load() {
 		j.mu.Lock()
-		j.maybeAhead(c.fp, e)
+		wake := j.maybeAhead(c.fp, e)
 		j.mu.Unlock()
+		if wake {
+			j.wakeFD.wake()
+		}
 	}
 	return nil
 }

@@ -16,8 +16,10 @@ import (
 // afterwards. With the eventfd the kernel wakes the thread waiting in the
 // poller, and the count's side is one write(2).
 type wakeFD struct {
-	f  *os.File // for the read: non-blocking, so os.File parks it in the poller
-	fd int      // for the write: a raw write(2) on the caller's thread
+	// f is non-blocking, so os.File parks a read in the poller; writes go
+	// through it too, so that one racing a close fails instead of writing
+	// to whatever file reuses the descriptor's number.
+	f *os.File
 }
 
 // newWakeFD returns an eventfd waker, or nil where there is none (the
@@ -36,19 +38,15 @@ func newWakeFD() *wakeFD {
 		f.Close()
 		return nil
 	}
-	return &wakeFD{f: f, fd: int(fd)}
+	return &wakeFD{f: f}
 }
 
-// wake makes the next (or current) wait return.
+// wake makes the next (or current) wait return. After close it does
+// nothing.
 func (w *wakeFD) wake() {
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
-	for {
-		_, err := syscall.Write(w.fd, one[:])
-		if err != syscall.EINTR {
-			return // EAGAIN: the counter is full, so a wake is pending anyway
-		}
-	}
+	w.f.Write(one[:]) // the counter cannot fill: each wait empties it
 }
 
 // wait returns after a wake (at once if one is pending), or when the

@@ -14,11 +14,15 @@ import (
 // maybeAhead queues a block ahead for fp if this process's unused counts
 // have fallen to step-half: the block (half counts) then brings them back
 // to at most step. Called with j.mu held, after a count was handed out or a
-// block installed.
-func (j *Journal) maybeAhead(fp Fingerprint, e *entry) {
+// block installed. When it returns true the writer sleeps on its eventfd
+// and the caller must wake it (j.wakeFD.wake), best once it has released
+// j.mu: a writer woken inside the critical section can run at once, find
+// j.mu held and park on it, and its wake-up from there goes through the
+// scheduler of the very thread that woke it (on one CPU, each block).
+func (j *Journal) maybeAhead(fp Fingerprint, e *entry) (wake bool) {
 	if !j.aheadDue(e.unused()) || e.want || e.pending || e.err != nil || e.state != Live ||
 		e.ceiling >= j.max {
-		return
+		return false
 	}
 	j.want(fp, e)
 	switch {
@@ -28,21 +32,33 @@ func (j *Journal) maybeAhead(fp Fingerprint, e *entry) {
 		j.bg.Add(1)
 		go j.background()
 	case !j.writing:
-		j.kickWriter() // the writer waits for work
+		return j.wakeDue() // the writer waits for work
 	}
+	return false
 }
 
 // kickWriter wakes the background writer if it waits for work and has
 // some (or the journal closed). Called with j.mu held.
 func (j *Journal) kickWriter() {
+	if j.wakeDue() {
+		j.wakeFD.wake()
+	}
+}
+
+// wakeDue reports whether the writer sleeps on its eventfd with work to do
+// (or the journal closed), and if so marks it awake: the caller then owes
+// it one j.wakeFD.wake. Without an eventfd it broadcasts on j.cond itself
+// and returns false. Called with j.mu held.
+func (j *Journal) wakeDue() bool {
 	if j.wakeFD == nil {
 		j.cond.Broadcast()
-		return
+		return false
 	}
 	if j.bgAsleep && (len(j.wanted) > 0 || j.closed) {
 		j.bgAsleep = false
-		j.wakeFD.wake()
+		return true
 	}
+	return false
 }
 
 // aheadDue reports whether a key holding unused counts should fetch the
@@ -76,7 +92,9 @@ func (j *Journal) refill(fp Fingerprint) error {
 		case e.state == Poisoned:
 			return ErrPoisoned
 		case e.take():
-			j.maybeAhead(fp, e)
+			if j.maybeAhead(fp, e) {
+				j.wakeFD.wake()
+			}
 			return nil
 		case e.err != nil:
 			err := e.err
@@ -278,7 +296,9 @@ func (j *Journal) write(who string) {
 			}
 		}
 		for _, g := range grants {
-			j.maybeAhead(g.fp, j.keys[g.fp])
+			if j.maybeAhead(g.fp, j.keys[g.fp]) {
+				j.wakeFD.wake()
+			}
 		}
 	}
 	j.writing = false
