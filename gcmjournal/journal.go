@@ -110,7 +110,7 @@ type Journal struct {
 	writing        bool          // the write token: a write (flock, read, rewrite) is in flight
 	gen            uint64        // writes finished so far
 	bgRunning      bool          // the background writer goroutine is running
-	bgAsleep       bool          // it waits in wakeFD.wait for work; woken by kickWriter
+	bgAsleep       bool          // it waits in wakeFD.wait for work; see wakeDue
 	wakeFD         *wakeFD       // nil: the writer waits on cond
 	bg             sync.WaitGroup
 	lock           *os.File // the lock file, path+".lock"; flock'd around every read-modify-write
