@@ -296,9 +296,9 @@ func (j *Journal) write(who string) {
 			}
 		}
 		for _, g := range grants {
-			if j.maybeAhead(g.fp, j.keys[g.fp]) {
-				j.wakeFD.wake()
-			}
+			// The write token is still held, so maybeAhead only queues:
+			// kickWriter below wakes the writer for what it queued.
+			j.maybeAhead(g.fp, j.keys[g.fp])
 		}
 	}
 	j.writing = false

@@ -26,10 +26,10 @@ import (
 )
 
 // The host's threads hold Go's Ps while they call in, so the library's own
-// goroutines need one more, two with one CPU (cshared.ReserveBackgroundP); its heap is small
-// and short-lived garbage is most of what it allocates, so the collector
-// waits for a floor (cshared.KeepHeapFloor). Either gives way to the host's
-// GOMAXPROCS, GOGC or GOMEMLIMIT.
+// goroutines need one more, two with one CPU (cshared.ReserveBackgroundP);
+// its heap is small and short-lived garbage is most of what it allocates,
+// so the collector waits for a floor (cshared.KeepHeapFloor). Either gives
+// way to the host's GOMAXPROCS, GOGC or GOMEMLIMIT.
 func init() {
 	cshared.ReserveBackgroundP()
 	cshared.KeepHeapFloor(cshared.HeapFloor)
